@@ -1,1 +1,8 @@
 //! Test tools for otc-session.
+//!
+//! [`FaultProxy`] is a loopback TCP proxy that injects network faults (blackhole, reset, delay,
+//! refusal) between a client and a server, for keepalive and resume tests and the S4 benchmark.
+
+mod fault_proxy;
+
+pub use fault_proxy::FaultProxy;
