@@ -1,1 +1,21 @@
-pub fn placeholder() {}
+//! `otc-server`: an OpenVidu 2.x compatible signaling server (WebSocket JSON-RPC at `/openvidu`,
+//! REST at `/openvidu/api`), usable standalone (`otc-server` binary) or embedded ([`EmbeddedServer`]).
+
+pub mod admin;
+pub mod config;
+pub mod embedded;
+mod http;
+pub mod ids;
+pub mod model;
+mod outbound;
+mod participant;
+mod rest;
+pub mod rpc;
+mod session;
+mod state;
+mod wire;
+mod ws;
+
+pub use config::ServerConfig;
+pub use embedded::{EmbeddedServer, StartError};
+pub use model::{ConnectionOptions, LeaveReason, PendingConnection, Role, ServerError};

@@ -1,1 +1,143 @@
-fn main() {}
+//! `otc-server` standalone binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use otc_server::{EmbeddedServer, ServerConfig};
+
+/// OpenVidu 2.x compatible signaling server: WebSocket JSON-RPC at /openvidu, REST at /openvidu/api
+/// (Basic auth OPENVIDUAPP:<secret>). Logs go to stderr, filtered by RUST_LOG (default "info").
+/// The first stdout line is "otc-server listening on http(s)://127.0.0.1:PORT".
+#[derive(Parser, Debug)]
+#[command(name = "otc-server", version)]
+struct Cli {
+    /// Address to listen on (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:4443")]
+    listen: SocketAddr,
+    /// REST secret (required).
+    #[arg(long, env = "OPENVIDU_SECRET", hide_env_values = true)]
+    secret: String,
+    /// Public URL tokens are built from (http(s)://host:port); default: derived from the listen address.
+    #[arg(long, env = "OPENVIDU_PUBLICURL")]
+    public_url: Option<String>,
+    /// PEM certificate chain; with --tls-key enables HTTPS/WSS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Watchdog interval (ms) assumed when the client's first ping has no interval.
+    #[arg(long, default_value_t = 20_000)]
+    default_ping_interval_ms: u64,
+    /// The socket is closed after this many ping intervals without a ping.
+    #[arg(long, default_value_t = 3)]
+    ping_timeout_factor: u32,
+    /// Grace (ms) for a participant whose socket dropped to resume before eviction (networkDisconnect).
+    #[arg(long, default_value_t = 10_000)]
+    reconnect_grace_ms: u64,
+    /// Time (ms) the server waits for a client to close its socket after leaveRoom or eviction.
+    #[arg(long, default_value_t = 10_000)]
+    close_grace_ms: u64,
+    /// Sessions nobody is in are removed after this many ms.
+    #[arg(long, default_value_t = 600_000)]
+    session_idle_timeout_ms: u64,
+    /// Largest WebSocket message in bytes (bigger: close 1009).
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_ws_message_bytes: usize,
+    /// Largest REST body in bytes (bigger: 413).
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_rest_body_bytes: usize,
+    /// Frames queued per socket before a client that does not read is disconnected.
+    #[arg(long, default_value_t = 512)]
+    outbound_queue_frames: usize,
+    /// Notifications kept per participant while its socket is gone (overflow evicts it).
+    #[arg(long, default_value_t = 1024)]
+    backlog_frames: usize,
+    /// WebSocket read buffer per connection, bytes.
+    #[arg(long, default_value_t = 4 * 1024)]
+    ws_read_buffer_bytes: usize,
+    /// WebSocket write buffer per connection, bytes.
+    #[arg(long, default_value_t = 8 * 1024)]
+    ws_write_buffer_bytes: usize,
+}
+
+impl Cli {
+    fn into_config(self) -> Result<ServerConfig, String> {
+        let read = |path: &PathBuf| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+        let tls_cert_pem = self.tls_cert.as_ref().map(read).transpose()?;
+        let tls_key_pem = self.tls_key.as_ref().map(read).transpose()?;
+        if self.secret.is_empty() {
+            return Err("the secret must not be empty".into());
+        }
+        Ok(ServerConfig {
+            listen: self.listen,
+            secret: self.secret,
+            public_url: self.public_url.filter(|u| !u.is_empty()),
+            tls_cert_pem,
+            tls_key_pem,
+            default_ping_interval: Duration::from_millis(self.default_ping_interval_ms.max(1)),
+            ping_timeout_factor: self.ping_timeout_factor.max(1),
+            reconnect_grace: Duration::from_millis(self.reconnect_grace_ms),
+            close_grace: Duration::from_millis(self.close_grace_ms),
+            session_idle_timeout: Duration::from_millis(self.session_idle_timeout_ms),
+            max_ws_message_bytes: self.max_ws_message_bytes.max(1024),
+            max_rest_body_bytes: self.max_rest_body_bytes.max(1024),
+            outbound_queue_frames: self.outbound_queue_frames.max(1),
+            backlog_frames: self.backlog_frames,
+            ws_read_buffer_bytes: self.ws_read_buffer_bytes.max(512),
+            ws_write_buffer_bytes: self.ws_write_buffer_bytes,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let config = match Cli::parse().into_config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("otc-server: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let server = match EmbeddedServer::start(config).await {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("otc-server: {error}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "otc-server listening on {}", server.http_url());
+        let _ = out.flush();
+    }
+    wait_for_stop_signal().await;
+    tracing::info!("stopping");
+    server.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

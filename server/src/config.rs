@@ -1,0 +1,72 @@
+//! Server configuration: listen address, secret, public URL, TLS material, timers and limits.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the server needs to run. `Default` gives an ephemeral loopback port, the secret
+/// `MY_SECRET`, plain HTTP and the timers of the OpenVidu 2.x reference server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Address to bind (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// REST secret (`OPENVIDUAPP:<secret>` Basic auth).
+    pub secret: String,
+    /// Public base URL tokens are built from (`https://host:port`); `None` = derived from the bound address.
+    pub public_url: Option<String>,
+    /// PEM certificate chain; TLS is enabled when both this and `tls_key_pem` are set.
+    pub tls_cert_pem: Option<Vec<u8>>,
+    /// PEM private key matching `tls_cert_pem`.
+    pub tls_key_pem: Option<Vec<u8>>,
+    /// Watchdog interval assumed when the client's first ping carries no `interval`.
+    pub default_ping_interval: Duration,
+    /// The socket is closed when no ping arrived for this many intervals.
+    pub ping_timeout_factor: u32,
+    /// How long a participant whose socket dropped may resume before it is evicted (`networkDisconnect`).
+    pub reconnect_grace: Duration,
+    /// How long the server waits for a client to close its socket after `leaveRoom` before closing it.
+    pub close_grace: Duration,
+    /// Sessions nobody is connected to are removed after this long.
+    pub session_idle_timeout: Duration,
+    /// Largest accepted WebSocket message/frame; bigger ones close the socket with 1009.
+    pub max_ws_message_bytes: usize,
+    /// Largest accepted REST request body (413 beyond).
+    pub max_rest_body_bytes: usize,
+    /// Frames queued per socket before a non-reading client is disconnected.
+    pub outbound_queue_frames: usize,
+    /// Notifications kept for a participant whose socket is gone (inside the grace); overflow evicts it.
+    pub backlog_frames: usize,
+    /// WebSocket read buffer per connection.
+    pub ws_read_buffer_bytes: usize,
+    /// WebSocket write buffer target per connection (frames are flushed once it is exceeded).
+    pub ws_write_buffer_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secret: "MY_SECRET".to_string(),
+            public_url: None,
+            tls_cert_pem: None,
+            tls_key_pem: None,
+            default_ping_interval: Duration::from_secs(20),
+            ping_timeout_factor: 3,
+            reconnect_grace: Duration::from_secs(10),
+            close_grace: Duration::from_secs(10),
+            session_idle_timeout: Duration::from_secs(600),
+            max_ws_message_bytes: 64 * 1024,
+            max_rest_body_bytes: 64 * 1024,
+            outbound_queue_frames: 512,
+            backlog_frames: 1024,
+            ws_read_buffer_bytes: 4 * 1024,
+            ws_write_buffer_bytes: 8 * 1024,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// True when both TLS PEM inputs are present.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert_pem.is_some() && self.tls_key_pem.is_some()
+    }
+}

@@ -1,0 +1,170 @@
+//! Per-socket outbound path: a bounded queue drained by one writer task that coalesces frames
+//! (feed many, flush once), plus a kill switch that drops the socket at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::SinkExt;
+use tokio::sync::{mpsc, watch};
+
+use crate::rpc::Frame;
+
+/// Frames written before one flush, at most.
+const MAX_FRAMES_PER_FLUSH: usize = 64;
+
+/// Something for the writer task to do, in order.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Send a text frame.
+    Text(Frame),
+    /// Send a close frame, then stop writing.
+    Close(u16, &'static str),
+}
+
+/// Result of queueing a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Queued for the writer.
+    Queued,
+    /// The queue was full: the socket has been killed.
+    Full,
+    /// The socket is already gone (its writer stopped).
+    Closed,
+}
+
+static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Cheap, cloneable handle to one socket's outbound queue.
+#[derive(Clone, Debug)]
+pub struct SocketLink {
+    id: u64,
+    tx: mpsc::Sender<Outbound>,
+    kill: Arc<watch::Sender<bool>>,
+}
+
+impl SocketLink {
+    /// Creates the link and the receiving ends for the writer and reader tasks.
+    pub fn new(queue_frames: usize) -> (SocketLink, mpsc::Receiver<Outbound>, watch::Receiver<bool>) {
+        let (tx, rx) = mpsc::channel(queue_frames.max(1));
+        let (kill, kill_rx) = watch::channel(false);
+        let id = NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed);
+        (SocketLink { id, tx, kill: Arc::new(kill) }, rx, kill_rx)
+    }
+
+    /// Unique id of the socket.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Queues a frame. A full queue means the client stopped reading: the socket is killed and
+    /// `false` returned. A socket already gone also returns `false`.
+    pub fn send(&self, frame: Frame) -> bool {
+        self.try_send(frame) == SendOutcome::Queued
+    }
+
+    /// Queues a frame and says what happened; a full queue kills the socket.
+    pub fn try_send(&self, frame: Frame) -> SendOutcome {
+        match self.tx.try_send(Outbound::Text(frame)) {
+            Ok(()) => SendOutcome::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(socket = self.id, "outbound queue full: disconnecting slow reader");
+                self.kill();
+                SendOutcome::Full
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => SendOutcome::Closed,
+        }
+    }
+
+    /// Queues a close frame after everything already queued (kills the socket if the queue is full).
+    pub fn close(&self, code: u16, reason: &'static str) {
+        if self.tx.try_send(Outbound::Close(code, reason)).is_err() {
+            self.kill();
+        }
+    }
+
+    /// Drops the socket now, without a close frame.
+    pub fn kill(&self) {
+        self.kill.send_replace(true);
+    }
+
+    /// Kill switch sender (for the writer's close linger).
+    pub(crate) fn kill_switch(&self) -> Arc<watch::Sender<bool>> {
+        self.kill.clone()
+    }
+}
+
+/// Waits until the kill switch is set (or its sender is gone).
+pub async fn killed(kill: &mut watch::Receiver<bool>) {
+    let _ = kill.wait_for(|k| *k).await;
+}
+
+/// Drains the queue into the socket until the queue closes, a close frame is sent or the socket is
+/// killed. After a close frame it waits `close_linger` for the peer, then kills the socket.
+pub async fn run_writer(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Outbound>,
+    kill_switch: Arc<watch::Sender<bool>>,
+    close_linger: Duration,
+) {
+    let mut kill = kill_switch.subscribe();
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = killed(&mut kill) => return,
+            next = rx.recv() => match next {
+                Some(item) => item,
+                None => break,
+            },
+        };
+        let outcome = tokio::select! {
+            biased;
+            _ = killed(&mut kill) => return,
+            outcome = write_batch(&mut sink, &mut rx, first) => outcome,
+        };
+        match outcome {
+            Ok(BatchEnd::Continue) => {}
+            Ok(BatchEnd::Closed) => break,
+            Err(_) => {
+                kill_switch.send_replace(true);
+                return;
+            }
+        }
+    }
+    let _ = tokio::time::timeout(close_linger, killed(&mut kill)).await;
+    kill_switch.send_replace(true);
+}
+
+enum BatchEnd {
+    Continue,
+    Closed,
+}
+
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    rx: &mut mpsc::Receiver<Outbound>,
+    first: Outbound,
+) -> Result<BatchEnd, axum::Error> {
+    let mut next = Some(first);
+    let mut written = 0;
+    let mut end = BatchEnd::Continue;
+    while let Some(item) = next {
+        match item {
+            Outbound::Text(frame) => sink.feed(Message::Text(frame)).await?,
+            Outbound::Close(code, reason) => {
+                sink.feed(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await?;
+                end = BatchEnd::Closed;
+                break;
+            }
+        }
+        written += 1;
+        if written >= MAX_FRAMES_PER_FLUSH {
+            break;
+        }
+        next = rx.try_recv().ok();
+    }
+    sink.flush().await?;
+    Ok(end)
+}

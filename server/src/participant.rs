@@ -1,0 +1,404 @@
+//! An active participant (joined connection) and where its notifications go: its socket, or a
+//! bounded backlog while its socket is gone inside the resume grace.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::model::Role;
+use crate::outbound::{SendOutcome, SocketLink};
+use crate::rpc::Frame;
+
+/// Role and record flag; changeable through REST PATCH.
+#[derive(Clone, Copy, Debug)]
+pub struct Profile {
+    /// Current role.
+    pub role: Role,
+    /// Whether the connection would be recorded.
+    pub record: bool,
+}
+
+enum Link {
+    /// Live socket; `undelivered` keeps frames that arrived after its writer stopped but before the
+    /// socket task noticed (they become the resume backlog).
+    Attached { socket: SocketLink, undelivered: VecDeque<Frame> },
+    Detached { backlog: VecDeque<Frame>, generation: u64 },
+    Ended,
+}
+
+/// Recent notifications, numbered 1, 2, ... per participant (surviving resumes), kept so that a
+/// resuming client that says how many it received gets exactly the ones it missed.
+struct Replay {
+    /// Number of the last notification recorded (0 = none yet).
+    last_seq: u64,
+    /// The most recent notifications, oldest first; the last one has number `last_seq`.
+    entries: VecDeque<(Frame, Instant)>,
+    /// Count bound.
+    limit: usize,
+    /// Age bound.
+    max_age: Duration,
+}
+
+impl Replay {
+    fn record(&mut self, frame: &Frame) {
+        self.last_seq += 1;
+        if self.limit == 0 {
+            return;
+        }
+        if self.entries.len() >= self.limit {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((frame.clone(), Instant::now()));
+    }
+
+    fn prune(&mut self) {
+        let max_age = self.max_age;
+        while self.entries.front().is_some_and(|(_, at)| at.elapsed() > max_age) {
+            self.entries.pop_front();
+        }
+        if self.entries.is_empty() && self.entries.capacity() > 16 {
+            self.entries.shrink_to_fit();
+        }
+    }
+
+    /// Number of the oldest kept notification.
+    fn first_seq(&self) -> u64 {
+        self.last_seq + 1 - self.entries.len() as u64
+    }
+
+    /// The notifications after number `received`, and whether some of them are no longer kept.
+    fn after(&mut self, received: u64) -> (Vec<Frame>, bool) {
+        self.prune();
+        if received >= self.last_seq {
+            return (Vec::new(), false);
+        }
+        let first = self.first_seq();
+        let gap = received + 1 < first;
+        let skip = if gap { 0 } else { (received + 1 - first) as usize };
+        let missed = self.entries.iter().skip(skip).map(|(frame, _)| frame.clone()).collect();
+        // Everything up to `received` is acknowledged: no need to keep it.
+        let acknowledged = (received + 1).saturating_sub(first).min(self.entries.len() as u64) as usize;
+        self.entries.drain(..acknowledged);
+        (missed, gap)
+    }
+}
+
+struct LinkState {
+    link: Link,
+    replay: Replay,
+}
+
+/// Result of delivering a notification.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued on the socket or in the backlog (or dropped because the participant has ended).
+    Done,
+    /// The socket queue or the backlog overflowed: the participant must be evicted.
+    Overflow,
+}
+
+/// A joined connection.
+pub struct Participant {
+    /// Connection id.
+    pub connection_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// RPC session id presented in `connect` to resume.
+    pub rpc_session_id: String,
+    /// When the connection (token) was created, ms.
+    pub created_at: i64,
+    /// When it joined, ms.
+    pub active_at: i64,
+    /// Full token it joined with (never logged).
+    pub token: String,
+    /// `joinRoom.platform`.
+    pub platform: String,
+    /// `joinRoom.metadata`.
+    pub client_data: String,
+    /// REST `data`.
+    pub server_data: String,
+    /// Kurento options given at creation (echoed by REST).
+    pub kurento_options: serde_json::Value,
+    /// Remote address, when known.
+    pub ip: String,
+    entry_json: String,
+    profile: Mutex<Profile>,
+    state: Mutex<LinkState>,
+    backlog_limit: usize,
+    next_generation: Mutex<u64>,
+}
+
+/// Everything needed to create a participant.
+pub struct NewParticipant {
+    /// Connection id (from the pending connection).
+    pub connection_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// RPC session id of the joining socket.
+    pub rpc_session_id: String,
+    /// Creation time of the pending connection.
+    pub created_at: i64,
+    /// Token used.
+    pub token: String,
+    /// Client platform string.
+    pub platform: String,
+    /// Client metadata.
+    pub client_data: String,
+    /// Server data.
+    pub server_data: String,
+    /// Kurento options.
+    pub kurento_options: serde_json::Value,
+    /// Remote address.
+    pub ip: String,
+    /// Role and record.
+    pub profile: Profile,
+    /// The joining socket.
+    pub socket: SocketLink,
+    /// Backlog bound (also bounds the replay ring).
+    pub backlog_limit: usize,
+    /// How long sent notifications stay replayable.
+    pub replay_max_age: Duration,
+}
+
+impl Participant {
+    /// Creates a participant attached to its joining socket.
+    pub fn new(p: NewParticipant) -> Participant {
+        let active_at = crate::ids::now_millis();
+        let metadata = joined_metadata(&p.client_data, &p.server_data);
+        let entry_json = crate::wire::remote_entry_json(&p.connection_id, active_at, &metadata);
+        Participant {
+            entry_json,
+            connection_id: p.connection_id,
+            session_id: p.session_id,
+            rpc_session_id: p.rpc_session_id,
+            created_at: p.created_at,
+            active_at,
+            token: p.token,
+            platform: p.platform,
+            client_data: p.client_data,
+            server_data: p.server_data,
+            kurento_options: p.kurento_options,
+            ip: p.ip,
+            profile: Mutex::new(p.profile),
+            state: Mutex::new(LinkState {
+                link: Link::Attached { socket: p.socket, undelivered: VecDeque::new() },
+                replay: Replay { last_seq: 0, entries: VecDeque::new(), limit: p.backlog_limit, max_age: p.replay_max_age },
+            }),
+            backlog_limit: p.backlog_limit,
+            next_generation: Mutex::new(0),
+        }
+    }
+
+    /// Current role and record flag.
+    pub fn profile(&self) -> Profile {
+        *self.profile.lock()
+    }
+
+    /// Replaces role and/or record flag.
+    pub fn update_profile(&self, role: Option<Role>, record: Option<bool>) {
+        let mut profile = self.profile.lock();
+        if let Some(role) = role {
+            profile.role = role;
+        }
+        if let Some(record) = record {
+            profile.record = record;
+        }
+    }
+
+    /// `metadata` as the clients see it: clientData, serverData, or both joined by `%/%`.
+    pub fn metadata(&self) -> String {
+        joined_metadata(&self.client_data, &self.server_data)
+    }
+
+    /// Pre-encoded `{id, createdAt, metadata}` as other participants see this one.
+    pub fn entry_json(&self) -> &str {
+        &self.entry_json
+    }
+
+    /// Sends a notification to the socket, or keeps it in the backlog while the socket is gone.
+    pub fn deliver(&self, frame: &Frame) -> Delivery {
+        let mut state = self.state.lock();
+        if matches!(state.link, Link::Ended) {
+            return Delivery::Done;
+        }
+        state.replay.record(frame);
+        match &mut state.link {
+            Link::Attached { socket, undelivered } => match socket.try_send(frame.clone()) {
+                SendOutcome::Queued => Delivery::Done,
+                SendOutcome::Full => Delivery::Overflow,
+                SendOutcome::Closed if undelivered.len() >= self.backlog_limit => Delivery::Overflow,
+                SendOutcome::Closed => {
+                    undelivered.push_back(frame.clone());
+                    Delivery::Done
+                }
+            },
+            Link::Detached { backlog, .. } => {
+                if backlog.len() >= self.backlog_limit {
+                    Delivery::Overflow
+                } else {
+                    backlog.push_back(frame.clone());
+                    Delivery::Done
+                }
+            }
+            Link::Ended => Delivery::Done,
+        }
+    }
+
+    /// The socket `socket_id` went away: start buffering. Returns the grace generation to check when
+    /// the grace timer fires, or `None` if the participant is bound to another socket or has ended.
+    pub fn detach(&self, socket_id: u64) -> Option<u64> {
+        let mut state = self.state.lock();
+        let link = &mut state.link;
+        match &*link {
+            Link::Attached { socket, .. } if socket.id() == socket_id => {
+                let generation = self.bump_generation();
+                let backlog = match std::mem::replace(link, Link::Ended) {
+                    Link::Attached { undelivered, .. } => undelivered,
+                    _ => VecDeque::new(),
+                };
+                *link = Link::Detached { backlog, generation };
+                Some(generation)
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the participant is still detached in grace generation `generation`.
+    pub fn is_detached_in(&self, generation: u64) -> bool {
+        matches!(&self.state.lock().link, Link::Detached { generation: g, .. } if *g == generation)
+    }
+
+    /// Binds the participant to a new socket: first `response`, then what it missed in order, then
+    /// live notifications. With `received` (notifications the client got on this RPC session) the
+    /// missed ones come from the replay ring: exactly those numbered after `received`; without it,
+    /// those queued since the old socket was seen gone. An older socket still attached is killed.
+    /// `None` if the participant has ended; `Some(Delivery::Overflow)` if the new socket could not
+    /// take it all.
+    pub fn resume(&self, socket: SocketLink, response: Frame, received: Option<u64>) -> Option<Delivery> {
+        let mut state = self.state.lock();
+        let queued_since_loss = match std::mem::replace(&mut state.link, Link::Ended) {
+            Link::Ended => return None,
+            Link::Attached { socket: old, undelivered } => {
+                if old.id() != socket.id() {
+                    old.kill();
+                }
+                undelivered
+            }
+            Link::Detached { backlog, .. } => {
+                self.bump_generation();
+                backlog
+            }
+        };
+        let missed: Vec<Frame> = match received {
+            None => queued_since_loss.into_iter().collect(),
+            Some(received) => {
+                let last = state.replay.last_seq;
+                let (missed, gap) = state.replay.after(received);
+                if gap {
+                    tracing::warn!(connection = %self.connection_id, received, last,
+                        "resume: some missed notifications are no longer kept; replaying all kept ones");
+                }
+                if received > last {
+                    tracing::warn!(connection = %self.connection_id, received, last, "resume: client claims more than was sent");
+                }
+                missed
+            }
+        };
+        let mut delivery = Delivery::Done;
+        if !socket.send(response) {
+            delivery = Delivery::Overflow;
+        }
+        for frame in missed {
+            if delivery == Delivery::Done && !socket.send(frame) {
+                delivery = Delivery::Overflow;
+            }
+        }
+        state.link = Link::Attached { socket, undelivered: VecDeque::new() };
+        Some(delivery)
+    }
+
+    /// Drops replayable notifications older than the replay age; `watchdog` (the socket's ping
+    /// timeout) plus `grace` becomes the new age bound.
+    pub fn prune_replay(&self, watchdog: Duration, grace: Duration) {
+        let mut state = self.state.lock();
+        state.replay.max_age = watchdog + grace;
+        state.replay.prune();
+    }
+
+    /// Ends the participant: nothing more is delivered. Returns the socket it was attached to.
+    pub fn end(&self) -> Option<SocketLink> {
+        let mut state = self.state.lock();
+        state.replay.entries.clear();
+        match std::mem::replace(&mut state.link, Link::Ended) {
+            Link::Attached { socket, .. } => Some(socket),
+            _ => None,
+        }
+    }
+
+    /// True once ended (left or evicted).
+    pub fn has_ended(&self) -> bool {
+        matches!(&self.state.lock().link, Link::Ended)
+    }
+
+    fn bump_generation(&self) -> u64 {
+        let mut next = self.next_generation.lock();
+        *next += 1;
+        *next
+    }
+}
+
+fn joined_metadata(client_data: &str, server_data: &str) -> String {
+    match (client_data.is_empty(), server_data.is_empty()) {
+        (false, false) => format!("{client_data}%/%{server_data}"),
+        (false, true) => client_data.to_string(),
+        _ => server_data.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(limit: usize) -> Replay {
+        Replay { last_seq: 0, entries: VecDeque::new(), limit, max_age: Duration::from_secs(60) }
+    }
+
+    fn texts(frames: &[Frame]) -> Vec<&str> {
+        frames.iter().map(|f| f.as_str()).collect()
+    }
+
+    #[test]
+    fn replay_returns_what_follows_the_received_count_and_forgets_the_acknowledged() {
+        let mut replay = ring(10);
+        for text in ["a", "b", "c", "d"] {
+            replay.record(&Frame::from(text));
+        }
+        let (missed, gap) = replay.after(2);
+        assert_eq!((texts(&missed), gap), (vec!["c", "d"], false));
+        assert_eq!(replay.first_seq(), 3, "1 and 2 are acknowledged");
+        let (missed, gap) = replay.after(4);
+        assert_eq!((missed.len(), gap), (0, false));
+        let (missed, _) = replay.after(9);
+        assert!(missed.is_empty(), "a count beyond what was sent replays nothing");
+    }
+
+    #[test]
+    fn replay_reports_a_gap_when_the_ring_lost_entries() {
+        let mut replay = ring(2);
+        for text in ["a", "b", "c"] {
+            replay.record(&Frame::from(text));
+        }
+        let (missed, gap) = replay.after(0);
+        assert_eq!((texts(&missed), gap), (vec!["b", "c"], true));
+    }
+
+    #[test]
+    fn replay_forgets_entries_older_than_the_age_bound() {
+        let mut replay = Replay { max_age: Duration::ZERO, ..ring(10) };
+        replay.record(&Frame::from("old"));
+        std::thread::sleep(Duration::from_millis(5));
+        let (missed, gap) = replay.after(0);
+        assert_eq!((missed.len(), gap), (0, true));
+    }
+}

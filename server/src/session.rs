@@ -1,0 +1,438 @@
+//! One session: its participants and pending connections behind one small lock. Every change
+//! and its notifications happen under that lock, so each recipient sees events in one order.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use crate::model::{LeaveReason, Role, ServerError};
+use crate::outbound::SocketLink;
+use crate::participant::{Delivery, NewParticipant, Participant, Profile};
+use crate::rpc::{codes, Frame, RpcError};
+use crate::state::ServerState;
+use crate::wire;
+
+/// Session properties given at creation (echoed by REST).
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    /// `ROUTED` or `RELAYED`.
+    pub media_mode: String,
+    /// `MANUAL` or `ALWAYS`.
+    pub recording_mode: String,
+    /// Opaque recording defaults.
+    pub default_recording_properties: Value,
+    /// The custom id asked for ("" when none).
+    pub custom_session_id: String,
+    /// Forced codec name.
+    pub forced_video_codec: String,
+    /// Transcoding flag.
+    pub allow_transcoding: bool,
+}
+
+/// A connection created by REST and not joined yet.
+#[derive(Clone, Debug)]
+pub struct PendingEntry {
+    /// Connection id it will have.
+    pub connection_id: String,
+    /// Full token URL.
+    pub token: String,
+    /// Role and record.
+    pub profile: Profile,
+    /// Server data.
+    pub data: String,
+    /// Kurento options as given.
+    pub kurento_options: Value,
+    /// Creation time, ms.
+    pub created_at: i64,
+}
+
+struct SessionState {
+    participants: Vec<Arc<Participant>>,
+    pending: Vec<PendingEntry>,
+    closed: bool,
+    empty_since: Instant,
+}
+
+/// A session.
+pub struct Session {
+    /// Session id.
+    pub id: String,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Creation properties.
+    pub settings: SessionSettings,
+    state: Mutex<SessionState>,
+}
+
+/// A copy of a session's connections, for REST.
+pub struct SessionSnapshot {
+    /// Active connections in join order.
+    pub participants: Vec<Arc<Participant>>,
+    /// Pending connections in creation order.
+    pub pending: Vec<PendingEntry>,
+}
+
+/// What the joining socket brings to `joinRoom`.
+pub struct JoinRequest<'a> {
+    /// Full token string.
+    pub token: &'a str,
+    /// `metadata` param.
+    pub client_data: String,
+    /// `platform` param.
+    pub platform: String,
+    /// RPC session id of the socket.
+    pub rpc_session_id: &'a str,
+    /// The socket.
+    pub socket: &'a SocketLink,
+    /// Remote address.
+    pub ip: String,
+    /// JSON-RPC id of the request, for the response.
+    pub request_id: &'a Value,
+}
+
+/// A response to put on a socket at the right moment of an operation.
+pub struct Reply<'a> {
+    /// Socket to answer on.
+    pub socket: &'a SocketLink,
+    /// Encoded response.
+    pub frame: Frame,
+}
+
+/// How a participant goes away.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    /// It left by itself: only `participantLeft` to the others; its socket stays open.
+    Leave,
+    /// It is evicted: `participantLeft`, then `participantEvicted` to everyone, then its socket is closed.
+    Evict,
+}
+
+/// Participants whose queues overflowed during an operation (to be evicted afterwards).
+type Overflowed = Vec<String>;
+
+impl Session {
+    /// A new, empty session.
+    pub fn new(id: String, settings: SessionSettings) -> Session {
+        Session {
+            id,
+            created_at: crate::ids::now_millis(),
+            settings,
+            state: Mutex::new(SessionState {
+                participants: Vec::new(),
+                pending: Vec::new(),
+                closed: false,
+                empty_since: Instant::now(),
+            }),
+        }
+    }
+
+    /// Copies the connection lists.
+    pub fn snapshot(&self) -> SessionSnapshot {
+        let st = self.state.lock();
+        SessionSnapshot { participants: st.participants.clone(), pending: st.pending.clone() }
+    }
+
+    /// Adds a pending connection.
+    pub fn add_pending(&self, entry: PendingEntry) -> Result<(), ServerError> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(ServerError::SessionNotFound);
+        }
+        st.pending.push(entry);
+        Ok(())
+    }
+
+    /// Joins with a pending token: `participantJoined` to the others, then the response.
+    pub fn join(&self, hub: &ServerState, req: JoinRequest<'_>) -> Result<Arc<Participant>, RpcError> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(RpcError::new(codes::SESSION_NOT_FOUND, format!("session {} not found", self.id)));
+        }
+        let refused = || RpcError::new(codes::NOT_AUTHORIZED, "invalid or already used token");
+        // Only the token's `token=` value (and `sessionId=`, when present) count: the host, port,
+        // scheme and path only say where the client dials (proxies, other names of this host).
+        let key = crate::ids::token_key(req.token).ok_or_else(refused)?;
+        if key.session_id.is_some_and(|sid| sid != self.id) {
+            return Err(refused());
+        }
+        let Some(index) = st.pending.iter().position(|p| secrets_match(crate::ids::token_secret(&p.token), key.secret)) else {
+            return Err(refused());
+        };
+        let pending = st.pending.remove(index);
+        let participant = Arc::new(Participant::new(NewParticipant {
+            connection_id: pending.connection_id,
+            session_id: self.id.clone(),
+            rpc_session_id: req.rpc_session_id.to_string(),
+            created_at: pending.created_at,
+            token: pending.token,
+            platform: req.platform,
+            client_data: req.client_data,
+            server_data: pending.data,
+            kurento_options: pending.kurento_options,
+            ip: req.ip,
+            profile: pending.profile,
+            socket: req.socket.clone(),
+            backlog_limit: hub.config.backlog_frames,
+            replay_max_age: hub.config.reconnect_grace
+                + hub.config.default_ping_interval * hub.config.ping_timeout_factor.max(1),
+        }));
+        let joined = wire::participant_joined(&participant);
+        let overflowed = deliver_all(&st.participants, &joined);
+        req.socket.send(wire::join_response(req.request_id, &participant, &st.participants));
+        st.participants.push(participant.clone());
+        hub.rpc_sessions.insert(participant.rpc_session_id.clone(), participant.clone());
+        drop(st);
+        hub.evict_overflowed(&self.id, overflowed);
+        tracing::info!(session = %self.id, connection = %participant.connection_id, "participant joined");
+        Ok(participant)
+    }
+
+    /// The participant leaves by itself (`leaveRoom`): `participantLeft{disconnect}` to the others,
+    /// then `reply`.
+    pub fn leave(&self, hub: &ServerState, connection_id: &str, reply: Option<Reply<'_>>) -> Result<(), ServerError> {
+        self.remove(hub, connection_id, LeaveReason::Disconnect, Removal::Leave, reply)
+    }
+
+    /// Evicts a participant: `participantLeft` to the others, `reply`, `participantEvicted` to
+    /// everyone including the victim, then its socket is closed.
+    pub fn evict(
+        &self,
+        hub: &ServerState,
+        connection_id: &str,
+        reason: LeaveReason,
+        reply: Option<Reply<'_>>,
+    ) -> Result<(), ServerError> {
+        self.remove(hub, connection_id, reason, Removal::Evict, reply)
+    }
+
+    /// Evicts with `networkDisconnect` if the participant is still detached in grace `generation`.
+    pub fn evict_if_still_detached(&self, hub: &ServerState, connection_id: &str, generation: u64) {
+        let still_detached = {
+            let st = self.state.lock();
+            st.participants.iter().any(|p| p.connection_id == connection_id && p.is_detached_in(generation))
+        };
+        // Re-checked under the lock inside `remove_if`; the early check only avoids needless work.
+        if still_detached {
+            let _ = self.remove_if(hub, connection_id, LeaveReason::NetworkDisconnect, Removal::Evict, None, |p| {
+                p.is_detached_in(generation)
+            });
+        }
+    }
+
+    /// REST delete connection: evicts an active one (`forceDisconnectByServer`) or invalidates a pending token.
+    pub fn delete_connection(&self, hub: &ServerState, connection_id: &str) -> Result<(), ServerError> {
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return Err(ServerError::SessionNotFound);
+            }
+            if let Some(index) = st.pending.iter().position(|p| p.connection_id == connection_id) {
+                st.pending.remove(index);
+                return Ok(());
+            }
+        }
+        self.evict(hub, connection_id, LeaveReason::ForceDisconnectByServer, None)
+    }
+
+    /// Changes role/record of an active or pending connection; returns whether it was found.
+    /// An active participant is told each changed property (`connectionPropertyChanged`).
+    pub fn update_connection(&self, hub: &ServerState, connection_id: &str, role: Option<Role>, record: Option<bool>) -> bool {
+        let mut st = self.state.lock();
+        if let Some(p) = st.participants.iter().find(|p| p.connection_id == connection_id).cloned() {
+            let before = p.profile();
+            p.update_profile(role, record);
+            let after = p.profile();
+            let mut changes = Vec::new();
+            if after.role != before.role {
+                changes.push(wire::connection_property_changed(connection_id, "role", after.role.as_str()));
+            }
+            if after.record != before.record {
+                let value = if after.record { "true" } else { "false" };
+                changes.push(wire::connection_property_changed(connection_id, "record", value));
+            }
+            let overflowed = changes.iter().any(|frame| p.deliver(frame) == Delivery::Overflow);
+            drop(st);
+            if overflowed {
+                hub.evict_overflowed(&self.id, vec![connection_id.to_string()]);
+            }
+            return true;
+        }
+        if let Some(p) = st.pending.iter_mut().find(|p| p.connection_id == connection_id) {
+            if let Some(role) = role {
+                p.profile.role = role;
+            }
+            if let Some(record) = record {
+                p.profile.record = record;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Sends a signal to `to` (all participants when `None` or empty), encoded once; then `reply`.
+    /// An unknown recipient fails the whole call and nobody receives anything.
+    pub fn signal(
+        &self,
+        hub: &ServerState,
+        from: Option<&str>,
+        to: Option<&[String]>,
+        signal_type: &str,
+        data: &str,
+        reply: Option<Reply<'_>>,
+    ) -> Result<(), ServerError> {
+        let st = self.state.lock();
+        if st.closed {
+            return Err(ServerError::SessionNotFound);
+        }
+        let recipients: Vec<Arc<Participant>> = match to {
+            Some(ids) if !ids.is_empty() => {
+                let mut chosen: Vec<Arc<Participant>> = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let Some(p) = st.participants.iter().find(|p| &p.connection_id == id) else {
+                        return Err(ServerError::UnknownRecipient(id.clone()));
+                    };
+                    if !chosen.iter().any(|c| Arc::ptr_eq(c, p)) {
+                        chosen.push(p.clone());
+                    }
+                }
+                chosen
+            }
+            _ if st.participants.is_empty() => return Err(ServerError::NoParticipants),
+            _ => st.participants.clone(),
+        };
+        let frame = wire::signal(from, signal_type, data);
+        let overflowed = deliver_all(&recipients, &frame);
+        if let Some(reply) = reply {
+            reply.socket.send(reply.frame);
+        }
+        drop(st);
+        hub.evict_overflowed(&self.id, overflowed);
+        Ok(())
+    }
+
+    /// Closes the session: every participant evicted with `reason`, pending tokens dropped,
+    /// session unregistered.
+    pub fn close(&self, hub: &ServerState, reason: LeaveReason) -> Result<(), ServerError> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(ServerError::SessionNotFound);
+        }
+        st.closed = true;
+        st.pending.clear();
+        let mut overflowed = Vec::new();
+        while !st.participants.is_empty() {
+            let victim = st.participants.remove(0);
+            overflowed.extend(evict_locked(hub, &mut st, &victim, reason, Removal::Evict, None));
+        }
+        hub.unregister(self);
+        drop(st);
+        // Everyone is gone; overflowed victims need nothing more.
+        drop(overflowed);
+        tracing::info!(session = %self.id, reason = reason.as_str(), "session closed");
+        Ok(())
+    }
+
+    /// Removes the session if nobody has been in it for `idle`; returns whether it did.
+    pub fn remove_if_idle(&self, hub: &ServerState, idle: std::time::Duration) -> bool {
+        let mut st = self.state.lock();
+        if st.closed || !st.participants.is_empty() || st.empty_since.elapsed() < idle {
+            return false;
+        }
+        st.closed = true;
+        st.pending.clear();
+        hub.unregister(self);
+        tracing::info!(session = %self.id, "idle session removed");
+        true
+    }
+
+    fn remove(
+        &self,
+        hub: &ServerState,
+        connection_id: &str,
+        reason: LeaveReason,
+        removal: Removal,
+        reply: Option<Reply<'_>>,
+    ) -> Result<(), ServerError> {
+        self.remove_if(hub, connection_id, reason, removal, reply, |_| true)
+    }
+
+    fn remove_if(
+        &self,
+        hub: &ServerState,
+        connection_id: &str,
+        reason: LeaveReason,
+        removal: Removal,
+        reply: Option<Reply<'_>>,
+        condition: impl FnOnce(&Participant) -> bool,
+    ) -> Result<(), ServerError> {
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err(ServerError::SessionNotFound);
+        }
+        let Some(index) = st.participants.iter().position(|p| p.connection_id == connection_id) else {
+            return Err(ServerError::ConnectionNotFound);
+        };
+        if !condition(&st.participants[index]) {
+            return Ok(());
+        }
+        let victim = st.participants.remove(index);
+        let overflowed = evict_locked(hub, &mut st, &victim, reason, removal, reply);
+        if st.participants.is_empty() {
+            st.closed = true;
+            st.pending.clear();
+            hub.unregister(self);
+            tracing::info!(session = %self.id, "last participant gone: session removed");
+        }
+        drop(st);
+        hub.evict_overflowed(&self.id, overflowed);
+        tracing::info!(session = %self.id, connection = %connection_id, reason = reason.as_str(), "participant removed");
+        Ok(())
+    }
+}
+
+/// Notifies the removal of `victim` (already taken out of `st.participants`) in the protocol order.
+fn evict_locked(
+    hub: &ServerState,
+    st: &mut SessionState,
+    victim: &Arc<Participant>,
+    reason: LeaveReason,
+    removal: Removal,
+    reply: Option<Reply<'_>>,
+) -> Overflowed {
+    let left = wire::participant_left(&victim.connection_id, reason);
+    let mut overflowed = deliver_all(&st.participants, &left);
+    if let Some(reply) = reply {
+        reply.socket.send(reply.frame);
+    }
+    if removal == Removal::Evict {
+        let evicted = wire::participant_evicted(&victim.connection_id, reason);
+        overflowed.extend(deliver_all(&st.participants, &evicted));
+        victim.deliver(&evicted);
+    }
+    let socket = victim.end();
+    if removal == Removal::Evict {
+        if let Some(socket) = socket {
+            socket.close(1000, "evicted");
+        }
+    }
+    hub.rpc_sessions.remove_if(&victim.rpc_session_id, |_, p| Arc::ptr_eq(p, victim));
+    if st.participants.is_empty() {
+        st.empty_since = Instant::now();
+    }
+    overflowed
+}
+
+fn secrets_match(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+fn deliver_all(recipients: &[Arc<Participant>], frame: &Frame) -> Overflowed {
+    recipients
+        .iter()
+        .filter(|p| p.deliver(frame) == Delivery::Overflow)
+        .map(|p| p.connection_id.clone())
+        .collect()
+}

@@ -1,0 +1,114 @@
+//! Shared server state: the concurrent session map, the RPC-session index used by `connect`,
+//! the configuration and the shutdown signal that every background task obeys.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use tokio::sync::watch;
+
+use crate::config::ServerConfig;
+use crate::model::LeaveReason;
+use crate::participant::Participant;
+use crate::session::Session;
+
+/// State shared by the WebSocket handlers, the REST handlers and the embedding API.
+pub struct ServerState {
+    /// Configuration.
+    pub config: ServerConfig,
+    /// `ws[s]://host:port` used to build tokens.
+    pub token_base: String,
+    /// Sessions by id.
+    pub sessions: DashMap<String, Arc<Session>>,
+    /// Joined participants by RPC session id (for `connect`).
+    pub rpc_sessions: DashMap<String, Arc<Participant>>,
+    shutdown: watch::Sender<bool>,
+    sockets: watch::Sender<usize>,
+}
+
+/// Counts a live WebSocket for as long as it exists.
+pub struct SocketGuard(Arc<ServerState>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.sockets.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl ServerState {
+    /// New empty state.
+    pub fn new(config: ServerConfig, token_base: String) -> Arc<ServerState> {
+        let (shutdown, _) = watch::channel(false);
+        let (sockets, _) = watch::channel(0);
+        Arc::new(ServerState {
+            config,
+            token_base,
+            sessions: DashMap::new(),
+            rpc_sessions: DashMap::new(),
+            shutdown,
+            sockets,
+        })
+    }
+
+    /// The session with that id (the map guard is released before returning).
+    pub fn session(&self, id: &str) -> Option<Arc<Session>> {
+        self.sessions.get(id).map(|s| s.value().clone())
+    }
+
+    /// Removes exactly this session object from the map (not a newer one with the same id).
+    pub fn unregister(&self, session: &Session) {
+        self.sessions.remove_if(&session.id, |_, s| std::ptr::eq(s.as_ref(), session));
+    }
+
+    /// Evicts, in a task, participants whose queues overflowed (`networkDisconnect`).
+    pub fn evict_overflowed(self: &ServerState, session_id: &str, connection_ids: Vec<String>) {
+        if connection_ids.is_empty() {
+            return;
+        }
+        let Some(session) = self.session(session_id) else { return };
+        for connection_id in connection_ids {
+            tracing::warn!(session = %session_id, connection = %connection_id, "queue overflow: evicting");
+            let _ = session.evict(self, &connection_id, LeaveReason::NetworkDisconnect, None);
+        }
+    }
+
+    /// Registers a live WebSocket until the guard is dropped.
+    pub fn track_socket(self: &Arc<Self>) -> SocketGuard {
+        self.sockets.send_modify(|n| *n += 1);
+        SocketGuard(self.clone())
+    }
+
+    /// The number of live WebSockets.
+    pub fn live_sockets(&self) -> watch::Receiver<usize> {
+        self.sockets.subscribe()
+    }
+
+    /// A receiver that turns true when the server shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// True once shutdown started.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Starts the shutdown: every task spawned with [`ServerState::spawn`] and every socket stops.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Spawns a background task that is dropped when the server shuts down.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut shutdown = self.shutdown_signal();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = crate::outbound::killed(&mut shutdown) => {}
+                _ = task => {}
+            }
+        });
+    }
+}
