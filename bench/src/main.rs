@@ -1,0 +1,61 @@
+//! otc-bench: the benchmark harness of spec/benchmarks.md. Starts each server under test as its own
+//! process (pinned to its own core), drives it with real WebSocket clients from this process (and
+//! worker processes for big connection counts), measures the floor and Socket.IO baselines in the
+//! same run and prints one table (also written as Markdown with `--out`).
+
+mod cli;
+mod client;
+mod clock;
+mod goals;
+mod latency;
+mod plan;
+mod procstat;
+mod report;
+mod rest;
+mod results;
+mod scenario;
+mod server;
+mod system;
+mod target;
+mod wire;
+mod worker;
+
+use std::process::ExitCode;
+
+use cli::Invocation;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let invocation = match cli::parse(&args) {
+        Ok(invocation) => invocation,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let _ = system::raise_open_file_limit();
+    // Pin before the runtime starts its threads (they and the worker processes inherit it).
+    let placement = system::Placement::choose();
+    if let (Invocation::Bench(_), Some(cpu)) = (&invocation, placement.load_cpu) {
+        if let Err(e) = system::pin_self_to(cpu) {
+            eprintln!("otc-bench: not pinned: {e}");
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("otc-bench: tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match invocation {
+        Invocation::Worker(args) => match runtime.block_on(worker::run(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("otc-bench worker: {message}");
+                ExitCode::FAILURE
+            }
+        },
+        Invocation::Bench(options) => runtime.block_on(report::run(options, placement)),
+    }
+}

@@ -1,0 +1,60 @@
+//! Sizes and paces of each mode: quick (the test suite's ~1 minute) and full (spec sizes).
+
+use std::time::Duration;
+
+use crate::cli::Mode;
+use crate::scenario::fanout::FanOutLoad;
+use crate::scenario::idle::IdleLoad;
+use crate::scenario::resume::CutLoad;
+
+/// Everything one mode runs.
+pub struct Plan {
+    /// S1 sizes (ours and floor).
+    pub join_storms: Vec<usize>,
+    /// S1 sizes also run on the Socket.IO peer.
+    pub peer_join_storms: Vec<usize>,
+    /// S2.
+    pub idle: IdleLoad,
+    /// S3 loads (ours and floor).
+    pub fan_outs: Vec<FanOutLoad>,
+    /// S3 loads also run on the Socket.IO peer.
+    pub peer_fan_outs: Vec<FanOutLoad>,
+    /// S4 cuts.
+    pub cuts: Vec<CutLoad>,
+    /// S6 roster size.
+    pub native_roster: usize,
+}
+
+/// The plan of a mode.
+pub fn plan(mode: Mode) -> Plan {
+    match mode {
+        Mode::Quick => {
+            let small = FanOutLoad { members: 100, publishers: 10, rate: 200, duration: Duration::from_millis(1500) };
+            Plan {
+                join_storms: vec![200],
+                peer_join_storms: vec![200],
+                idle: IdleLoad { sessions: 10, members: 100, idle: Duration::from_secs(2) },
+                fan_outs: vec![small, FanOutLoad { members: 500, publishers: 10, rate: 40, duration: Duration::from_millis(1500) }],
+                peer_fan_outs: vec![small],
+                cuts: vec![CutLoad { clients: 20, cut_percent: 10, outage: Duration::from_secs(2) }],
+                native_roster: 500,
+            }
+        }
+        Mode::Full => {
+            let m100 = FanOutLoad { members: 100, publishers: 10, rate: 2000, duration: Duration::from_secs(5) };
+            let m1000 = FanOutLoad { members: 1000, publishers: 10, rate: 300, duration: Duration::from_secs(5) };
+            Plan {
+                join_storms: vec![1000, 5000],
+                peer_join_storms: vec![1000],
+                idle: IdleLoad { sessions: 190, members: 100, idle: Duration::from_secs(10) },
+                fan_outs: vec![m100, m1000],
+                peer_fan_outs: vec![m100, m1000],
+                cuts: [2, 8, 20]
+                    .into_iter()
+                    .map(|s| CutLoad { clients: 1000, cut_percent: 10, outage: Duration::from_secs(s) })
+                    .collect(),
+                native_roster: 10_000,
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! otc-server's REST API, as far as setup needs it: create a session and its tokens ahead of the
+//! measured window, many at once.
+
+use std::net::SocketAddr;
+
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::server::SECRET;
+
+/// A token and the connection id the server fixed for it.
+#[derive(Clone, Debug)]
+pub struct Ticket {
+    /// Token URL for `joinRoom`.
+    pub token: String,
+    /// Connection id the join will get.
+    pub connection_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionReply {
+    token: String,
+    connection_id: String,
+}
+
+/// REST client for one server.
+#[derive(Clone)]
+pub struct Rest {
+    base: String,
+    authorization: String,
+}
+
+/// Parallel HTTP clients used to create tokens.
+const TOKEN_THREADS: usize = 4;
+
+impl Rest {
+    /// REST at `http://addr/openvidu/api` with the bench secret.
+    pub fn new(addr: SocketAddr) -> Rest {
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("OPENVIDUAPP:{SECRET}"));
+        Rest { base: format!("http://{addr}/openvidu/api"), authorization: format!("Basic {credentials}") }
+    }
+
+    fn post(&self, agent: &ureq::Agent, path: &str, body: serde_json::Value) -> Result<ureq::http::Response<ureq::Body>, String> {
+        agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", &self.authorization)
+            .send_json(body)
+            .map_err(|e| format!("POST {path}: {e}"))
+    }
+
+    /// Creates a session with a custom id.
+    pub fn create_session(&self, id: &str) -> Result<(), String> {
+        let agent = ureq::Agent::new_with_defaults();
+        self.post(&agent, "/sessions", json!({"customSessionId": id}))?;
+        Ok(())
+    }
+
+    /// Creates `count` PUBLISHER tokens for `session`, on several threads.
+    pub fn create_tickets(&self, session: &str, count: usize) -> Result<Vec<Ticket>, String> {
+        let per_thread = count.div_ceil(TOKEN_THREADS).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..count)
+                .step_by(per_thread)
+                .map(|start| {
+                    let n = per_thread.min(count - start);
+                    scope.spawn(move || {
+                        let agent = ureq::Agent::new_with_defaults();
+                        (0..n).map(|_| self.create_ticket(&agent, session)).collect::<Result<Vec<_>, String>>()
+                    })
+                })
+                .collect();
+            let mut tickets = Vec::with_capacity(count);
+            for worker in workers {
+                tickets.extend(worker.join().map_err(|_| "token thread panicked".to_string())??);
+            }
+            Ok(tickets)
+        })
+    }
+
+    fn create_ticket(&self, agent: &ureq::Agent, session: &str) -> Result<Ticket, String> {
+        let mut response = self.post(agent, &format!("/sessions/{session}/connection"), json!({"role": "PUBLISHER"}))?;
+        let reply: ConnectionReply = response.body_mut().read_json().map_err(|e| format!("connection reply: {e}"))?;
+        Ok(Ticket { token: reply.token, connection_id: reply.connection_id })
+    }
+}

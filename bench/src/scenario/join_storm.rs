@@ -1,0 +1,126 @@
+//! S1 join storm: N clients join one session at N/s (open loop). Measures join-to-notify latency
+//! (joinRoom sent -> each other member told), time until every roster is complete after the last
+//! join, presence entries delivered per second and the server's CPU seconds.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::client::{self, ClientConfig, Observer};
+use crate::wire::Inbound;
+use crate::clock;
+use crate::latency::Latency;
+use crate::procstat::CpuWindow;
+use crate::results::{figure, Figures};
+use crate::target::Target;
+
+/// Counts what each member has learned about the others.
+struct Storm {
+    size: usize,
+    index_of: HashMap<String, usize>,
+    join_sent_us: Vec<AtomicU64>,
+    known: Vec<AtomicUsize>,
+    complete_members: AtomicUsize,
+    all_complete_us: AtomicU64,
+    entries: AtomicU64,
+    notify: Latency,
+    failures: Mutex<Vec<String>>,
+}
+
+impl Storm {
+    fn learned(&self, client: usize, count: usize, at: Instant) {
+        self.entries.fetch_add(count as u64, Ordering::Relaxed);
+        let known = self.known[client].fetch_add(count, Ordering::Relaxed) + count;
+        if known == self.size - 1 && self.complete_members.fetch_add(1, Ordering::Relaxed) + 1 == self.size {
+            self.all_complete_us.store(clock::micros(at), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Observer for Storm {
+    fn join_sent(&self, client: usize, at: Instant) {
+        self.join_sent_us[client].store(clock::micros(at), Ordering::Relaxed);
+    }
+
+    fn inbound(&self, client: usize, at: Instant, frame: &Inbound<'_>) {
+        match frame {
+            Inbound::Joined { roster, .. } => self.learned(client, roster.len(), at),
+            Inbound::ParticipantJoined(id) => {
+                if let Some(&joiner) = self.index_of.get(id.as_ref()) {
+                    let sent = self.join_sent_us[joiner].load(Ordering::Relaxed);
+                    self.notify.record_micros(clock::micros(at).saturating_sub(sent));
+                }
+                self.learned(client, 1, at);
+            }
+            _ => {}
+        }
+    }
+
+    fn ended(&self, client: usize, outcome: &Result<(), String>) {
+        if let Err(e) = outcome {
+            self.failures.lock().unwrap_or_else(|p| p.into_inner()).push(format!("client {client}: {e}"));
+        }
+    }
+}
+
+/// Runs S1 with `size` clients against a fresh `target`.
+pub async fn run(target: &Target, size: usize) -> Result<Figures, String> {
+    if size < 2 {
+        return Err("S1 needs at least 2 clients".into());
+    }
+    let session = format!("s1_{size}");
+    let tickets = target.tickets(&session, size).await?;
+    let storm = Arc::new(Storm {
+        size,
+        index_of: tickets.iter().enumerate().map(|(i, t)| (t.connection_id.clone(), i)).collect(),
+        join_sent_us: (0..size).map(|_| AtomicU64::new(0)).collect(),
+        known: (0..size).map(|_| AtomicUsize::new(0)).collect(),
+        complete_members: AtomicUsize::new(0),
+        all_complete_us: AtomicU64::new(0),
+        entries: AtomicU64::new(0),
+        notify: Latency::new(),
+        failures: Mutex::new(Vec::new()),
+    });
+    let spacing = Duration::from_secs(1).div_f64(size as f64);
+    let cpu = CpuWindow::open(target.pid())?;
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut clients = Vec::with_capacity(size);
+    for (index, ticket) in tickets.into_iter().enumerate() {
+        tokio::time::sleep_until(start + spacing * index as u32).await;
+        let config = ClientConfig {
+            index,
+            server: target.process.addr,
+            source: client::source_address(index),
+            token: ticket.token,
+            ping_interval: Duration::from_secs(5),
+        };
+        clients.push(client::spawn(config, storm.clone()));
+    }
+    let limit = Duration::from_secs(30) + Duration::from_millis(size as u64 * 10);
+    let done = super::wait_until(limit, || {
+        storm.complete_members.load(Ordering::Relaxed) == size || !storm.failures.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    })
+    .await;
+    let cpu_seconds = cpu.close()?;
+    client::close_all(clients).await;
+    if let Some(failure) = storm.failures.lock().unwrap_or_else(|p| p.into_inner()).first() {
+        return Err(format!("S1 N={size}: {failure}"));
+    }
+    if !done {
+        let complete = storm.complete_members.load(Ordering::Relaxed);
+        return Err(format!("S1 N={size}: only {complete} of {size} rosters complete after {limit:?}"));
+    }
+    let sent: Vec<u64> = storm.join_sent_us.iter().map(|t| t.load(Ordering::Relaxed)).collect();
+    let first_join = sent.iter().copied().min().unwrap_or(0);
+    let last_join = sent.iter().copied().max().unwrap_or(0);
+    let complete_at = storm.all_complete_us.load(Ordering::Relaxed);
+    let entries = storm.entries.load(Ordering::Relaxed) as f64;
+    let window_s = complete_at.saturating_sub(first_join).max(1) as f64 / 1e6;
+    Ok(vec![
+        figure("p99 join-to-notify (ms)", storm.notify.quantile_ms(0.99).unwrap_or(0.0)),
+        figure("rosters complete after last join (s)", complete_at.saturating_sub(last_join) as f64 / 1e6),
+        figure("presence entries/s", entries / window_s),
+        figure("server CPU-s", cpu_seconds),
+    ])
+}

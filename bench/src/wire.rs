@@ -1,0 +1,198 @@
+//! The JSON-RPC frames the load generator sends, and the few shapes it reads back
+//! (spec/wire-protocol.md sections 2-4).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Request id the load generator always uses for `joinRoom` (pings use other ids).
+pub const JOIN_REQUEST_ID: u64 = 1;
+
+/// `ping`; the first one of a socket carries the interval.
+pub fn ping(id: u64, interval_ms: Option<u64>) -> String {
+    match interval_ms {
+        Some(ms) => json!({"jsonrpc":"2.0","method":"ping","id":id,"params":{"interval":ms}}).to_string(),
+        None => json!({"jsonrpc":"2.0","method":"ping","id":id}).to_string(),
+    }
+}
+
+/// `joinRoom` with a token, as openvidu-browser sends it.
+pub fn join_room(token: &str, session: &str) -> String {
+    json!({"jsonrpc":"2.0","method":"joinRoom","id":JOIN_REQUEST_ID,"params":{
+        "token":token,"session":session,"platform":"otc-bench","sdkVersion":"2.32.2",
+        "metadata":"","secret":"","recorder":false,"stt":false}})
+    .to_string()
+}
+
+/// `sendMessage` to everyone (sender included) with a signal `data` of type `bench`.
+pub fn send_message(id: u64, data: &str) -> String {
+    let message = json!({"to":[],"data":data,"type":"signal:bench"}).to_string();
+    json!({"jsonrpc":"2.0","method":"sendMessage","id":id,"params":{"message":message}}).to_string()
+}
+
+/// The `sessionId` query value of a token URL.
+pub fn session_of_token(token: &str) -> Option<&str> {
+    query_value(token, "sessionId")
+}
+
+/// The value of `name` in the query of a URL (`?a=1&b=2`); `None` when absent.
+pub fn query_value<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// What a received frame means to the load generator.
+#[derive(Debug, PartialEq)]
+pub enum Inbound<'a> {
+    /// The `joinRoom` answer: own connection id and the ids already present.
+    Joined { own_id: String, roster: Vec<String> },
+    /// `participantJoined`.
+    ParticipantJoined(Cow<'a, str>),
+    /// `participantLeft`.
+    ParticipantLeft(Cow<'a, str>),
+    /// `sendMessage` notification (a signal).
+    Signal { from: Option<Cow<'a, str>>, data: Cow<'a, str> },
+    /// An error response to any request.
+    Error { request_id: Option<u64>, code: i64, message: String },
+    /// Anything else (pongs, other responses and notifications).
+    Other,
+}
+
+#[derive(Deserialize)]
+struct Frame<'a> {
+    id: Option<u64>,
+    #[serde(borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<Params<'a>>,
+    result: Option<Value>,
+    error: Option<RpcError>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Params<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    connection_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    data: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    from: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RpcError {
+    code: i64,
+    #[serde(default)]
+    message: String,
+}
+
+/// Classifies one text frame; a frame that is not JSON-RPC is an error.
+pub fn classify(text: &str) -> Result<Inbound<'_>, String> {
+    let frame: Frame = serde_json::from_str(text).map_err(|e| format!("unparsable frame ({e}): {}", clip(text)))?;
+    if let Some(error) = frame.error {
+        return Ok(Inbound::Error { request_id: frame.id, code: error.code, message: error.message });
+    }
+    if let Some(method) = frame.method {
+        let params = frame.params;
+        return Ok(match method.as_ref() {
+            "participantJoined" => match params.and_then(|p| p.id) {
+                Some(id) => Inbound::ParticipantJoined(id),
+                None => return Err(format!("participantJoined without id: {}", clip(text))),
+            },
+            "participantLeft" => match params.and_then(|p| p.connection_id) {
+                Some(id) => Inbound::ParticipantLeft(id),
+                None => return Err(format!("participantLeft without connectionId: {}", clip(text))),
+            },
+            "sendMessage" => match params {
+                Some(Params { data: Some(data), from, .. }) => Inbound::Signal { from, data },
+                _ => return Err(format!("sendMessage without data: {}", clip(text))),
+            },
+            _ => Inbound::Other,
+        });
+    }
+    match (frame.id, frame.result) {
+        (Some(JOIN_REQUEST_ID), Some(result)) => joined(&result).ok_or_else(|| format!("joinRoom result without id/value: {}", clip(text))),
+        _ => Ok(Inbound::Other),
+    }
+}
+
+fn joined(result: &Value) -> Option<Inbound<'static>> {
+    let own_id = result.get("id")?.as_str()?.to_string();
+    let roster = result
+        .get("value")?
+        .as_array()?
+        .iter()
+        .map(|entry| entry.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect::<Option<Vec<String>>>()?;
+    Some(Inbound::Joined { own_id, roster })
+}
+
+fn clip(text: &str) -> &str {
+    let end = text.char_indices().nth(200).map(|(i, _)| i).unwrap_or(text.len());
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_result_gives_own_id_and_roster() {
+        let text = r#"{"jsonrpc":"2.0","id":1,"result":{"id":"con_A","value":[{"id":"con_B","createdAt":1,"metadata":""}],"session":"s","sessionId":"r","role":"PUBLISHER","version":"2.32.2"}}"#;
+        assert_eq!(classify(text).unwrap(), Inbound::Joined { own_id: "con_A".into(), roster: vec!["con_B".into()] });
+    }
+
+    #[test]
+    fn notifications_are_recognised() {
+        let joined = r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_X","createdAt":1,"metadata":""}}"#;
+        assert_eq!(classify(joined).unwrap(), Inbound::ParticipantJoined("con_X".into()));
+        let left = r#"{"jsonrpc":"2.0","method":"participantLeft","params":{"connectionId":"con_X","reason":"disconnect"}}"#;
+        assert_eq!(classify(left).unwrap(), Inbound::ParticipantLeft("con_X".into()));
+        let signal = r#"{"jsonrpc":"2.0","method":"sendMessage","params":{"data":"p1s2t3","type":"signal:bench","from":"con_Y"}}"#;
+        assert_eq!(classify(signal).unwrap(), Inbound::Signal { from: Some("con_Y".into()), data: "p1s2t3".into() });
+    }
+
+    #[test]
+    fn errors_and_pongs() {
+        let error = r#"{"jsonrpc":"2.0","id":1,"error":{"code":401,"message":"bad token"}}"#;
+        assert_eq!(classify(error).unwrap(), Inbound::Error { request_id: Some(1), code: 401, message: "bad token".into() });
+        let pong = r#"{"jsonrpc":"2.0","id":7,"result":{"value":"pong","sessionId":"r"}}"#;
+        assert_eq!(classify(pong).unwrap(), Inbound::Other);
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        assert!(classify("not json").is_err());
+        assert!(classify(r#"{"jsonrpc":"2.0","method":"participantJoined","params":{}}"#).is_err());
+        assert!(classify(r#"{"jsonrpc":"2.0","id":1,"result":{"value":"pong"}}"#).is_err());
+    }
+
+    #[test]
+    fn outgoing_frames_follow_the_spec() {
+        let join: Value = serde_json::from_str(&join_room("ws://h?sessionId=s&token=t", "s")).unwrap();
+        assert_eq!(join["method"], "joinRoom");
+        assert_eq!(join["params"]["token"], "ws://h?sessionId=s&token=t");
+        let send: Value = serde_json::from_str(&send_message(3, "d")).unwrap();
+        let message: Value = serde_json::from_str(send["params"]["message"].as_str().unwrap()).unwrap();
+        assert_eq!(message["data"], "d");
+        assert_eq!(message["to"], json!([]));
+        let first_ping: Value = serde_json::from_str(&ping(0, Some(5000))).unwrap();
+        assert_eq!(first_ping["params"]["interval"], 5000);
+        let later_ping: Value = serde_json::from_str(&ping(2, None)).unwrap();
+        assert!(later_ping.get("params").is_none());
+    }
+
+    #[test]
+    fn token_query_values() {
+        assert_eq!(session_of_token("ws://h:1?sessionId=abc&token=tok_1"), Some("abc"));
+        assert_eq!(query_value("ws://h:1?sessionId=abc&token=tok_1", "token"), Some("tok_1"));
+        assert_eq!(session_of_token("ws://h:1"), None);
+    }
+}
