@@ -180,7 +180,8 @@ typedef void (*otc_logger_func)(const char *message);
  * in order, on a thread owned by the library (never inside the caller's `otc_*` call). Pointer arguments
  * (connections, streams, strings) are borrowed for the duration of the callback: use `otc_*_copy` to keep
  * them. Any `otc_*` function may be called from a callback, including `otc_session_disconnect` and
- * `otc_session_delete` of the session delivering it.
+ * `otc_session_delete` of the session delivering it. A callback that blocks holds up the session's later
+ * events (never the network: events queue meanwhile).
  *
  * ABI growth: `size` must be set to `sizeof(struct otc_session_callbacks)` as the caller's header sees
  * it: initialize the struct with `OTC_SESSION_CALLBACKS_INIT` (or `otc_session_callbacks_init()`), which

@@ -143,7 +143,7 @@ fn run(session: Arc<otc_session>, mut events: EventReceiver) {
             break;
         }
     }
-    // Stop the client before running the release hook, so nothing of the session is left behind it.
+    // The event stream goes first: nothing of the session's event pipeline outlives the release hook.
     drop(events);
     if session.gate.dispatcher_exit() {
         session.release();

@@ -41,6 +41,7 @@ int main(void) {
   struct client *observers[2];
   struct otc_session_capabilities caps;
   otc_roster *roster = NULL;
+  otc_connection *gone;
   char *reply;
   harness_init();
 
@@ -73,10 +74,19 @@ int main(void) {
 
   /* By the moderator. */
   CHECK_STATUS(otc_session_get_roster(mod.session, &roster), OTC_SUCCESS);
-  CHECK_STATUS(otc_session_force_disconnect(mod.session, find(roster, victim.id)), OTC_SUCCESS);
+  gone = otc_connection_copy(find(roster, victim.id));
+  CHECK_STATUS(otc_session_force_disconnect(mod.session, gone), OTC_SUCCESS);
   otc_roster_delete(roster);
   check_removed(&victim, observers, 2, OTC_DISCONNECT_REASON_FORCE_DISCONNECTED_BY_MODERATOR);
   CHECK(recorder_count(victim.rec, EV_CONNECTED) == 1);
+
+  /* Again, now that it is gone: the server refuses, asynchronously, with the same code. */
+  CHECK(recorder_count(mod.rec, EV_ERROR) == 0);
+  CHECK_STATUS(otc_session_force_disconnect(mod.session, gone), OTC_SUCCESS);
+  CHECK(recorder_wait(mod.rec, EV_ERROR, 1, WAIT_MS));
+  CHECK(recorder_event(mod.rec, recorder_index_of(mod.rec, EV_ERROR, 0)).code ==
+        OTC_SESSION_UNABLE_TO_FORCE_DISCONNECT);
+  otc_connection_delete(gone);
 
   /* By the server's REST API. */
   reply = harness_action("force_disconnect %s", kicked_by_server.id);
