@@ -1,4 +1,4 @@
-//! `cargo run --example demo`: three clients in one session, driven through the library's C API.
+//! `cargo run --example demo [-- --fast]`: three clients in one session, driven through the library's C API.
 //!
 //! Starts the embedded server, creates a session and three tokens over the REST API (real HTTP with
 //! Basic auth, as a backend would), then makes Ana (MODERATOR), Ben and Cho join, signal, has Ana
@@ -333,7 +333,16 @@ fn leave(participant: &Participant) -> Result<(), Box<dyn Error>> {
     participant.client.wait_for("disconnected")
 }
 
+/// Prints what happens next and, unless `--fast` was given, pauses so a person can follow along.
+fn step(fast: bool, what: &str) {
+    if !fast {
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    println!("\n-- {what}");
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
+    let fast = std::env::args().any(|a| a == "--fast");
     let started = Instant::now();
     let server = EmbeddedServer::start_blocking(ServerConfig {
         secret: SECRET.into(),
@@ -352,6 +361,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let cho_token = rest.create_token(&session_id, "PUBLISHER", "role=publisher")?;
     println!("REST: created session {session_id} and 3 tokens\n");
 
+    step(fast, "Ana (moderator), Ben and Cho join");
     let ana = join("ana", &session_id, &ana_token, started)?;
     let ben = join("ben", &session_id, &ben_token, started)?;
     ana.client
@@ -362,33 +372,37 @@ fn main() -> Result<(), Box<dyn Error>> {
     ben.client
         .wait_for(&format!("connection_created {}", id_of(&cho)))?;
 
+    step(fast, "Ben signals everyone (the sender included, as in OpenVidu)");
     signal(&ben, "chat", "hello from ben")?;
     for p in [&ana, &ben, &cho] {
         p.client.wait_for("signal [chat] \"hello from ben\"")?;
     }
 
-    // A private message: only Cho gets it.
+    step(fast, "Ana whispers to Cho only");
     let cho_id = id_of(&cho);
     signal_to(&ana, &cho_id, "whisper", "for cho only")?;
     cho.client.wait_for("signal [whisper]")?;
 
-    // A signal from the backend (REST): no sender.
+    step(fast, "The backend signals everyone over REST (no sender)");
     rest.broadcast(&session_id, "news", "the server speaks")?;
     for p in [&ana, &ben, &cho] {
         p.client.wait_for("signal [news]")?;
     }
 
     let ben_id = id_of(&ben);
+    step(fast, "Ana force-disconnects Ben");
     kick(&ana, &ben_id)?;
     ben.client.wait_for("disconnected")?;
     cho.client
         .wait_for(&format!("connection_dropped {ben_id}"))?;
 
+    step(fast, "Cho leaves, then Ana");
     leave(&cho)?;
     ana.client
         .wait_for(&format!("connection_dropped {cho_id}"))?;
     leave(&ana)?;
 
+    step(fast, "Deleting the sessions: each release hook runs once, last");
     for p in [ana, ben, cho] {
         otc_session_delete(p.session); // the release hook (printed) frees the Client
     }
