@@ -16,7 +16,7 @@ use otc_server::{ConnectionOptions, EmbeddedServer, Role, ServerConfig};
 use otc_session::client::{
     DisconnectReason, ErrorCode, Event, EventReceiver, Session, SessionState, Settings, SignalOptions,
 };
-use otc_testkit::FaultProxy;
+use otc_testkit::{retarget_url, FaultProxy};
 use tokio::time::{sleep_until, timeout};
 
 /// Deadline for anything that must happen (slow, noisy machine).
@@ -47,9 +47,7 @@ impl Room {
 
     /// The server's listening address (what a proxy forwards to).
     fn addr(&self) -> SocketAddr {
-        let url = self.server.ws_url();
-        let host_port = url.trim_start_matches("ws://");
-        host_port.parse().unwrap_or_else(|_| panic!("ws_url {url} is not ws://IP:PORT"))
+        self.server.local_addr()
     }
 
     /// A fresh token for a direct connection.
@@ -62,7 +60,7 @@ impl Room {
 
     /// A fresh token whose client dials through `proxy`.
     fn token_via(&self, proxy: &FaultProxy) -> String {
-        retarget_token(&self.token(), proxy.local_addr())
+        retarget_url(&self.token(), proxy.local_addr()).expect("a token is a URL")
     }
 }
 
@@ -74,13 +72,6 @@ fn server_config() -> ServerConfig {
 /// A server configuration whose resume grace period is `grace`.
 fn server_config_with_grace(grace: Duration) -> ServerConfig {
     ServerConfig { reconnect_grace: grace, ..server_config() }
-}
-
-/// Rewrites a token's `host:port` so that the client dials `addr` instead (clients ignore the token's path).
-fn retarget_token(token: &str, addr: SocketAddr) -> String {
-    let (scheme, rest) = token.split_once("://").expect("a token is a URL");
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    format!("{scheme}://{addr}{}", &rest[authority_end..])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,8 +160,9 @@ impl Peer {
         }
     }
 
-    fn count(&self, since: usize, wanted: impl Fn(&Event) -> bool) -> usize {
-        self.log[since..].iter().filter(|e| wanted(e)).count()
+    /// How many logged events match `wanted`.
+    fn count(&self, wanted: impl Fn(&Event) -> bool) -> usize {
+        self.log.iter().filter(|e| wanted(e)).count()
     }
 }
 
@@ -228,22 +220,22 @@ fn is_error_with(codes: &'static [ErrorCode]) -> impl Fn(&Event) -> bool {
 }
 
 /// Makes sure every peer has received everything sent to it before this call: `peers[0]` signals everyone
-/// (the sender included, as upstream) and each peer waits for that signal. Returns nothing; the logs grow.
+/// (the sender included, as upstream) and each peer waits for that signal, which the server delivers after
+/// everything it sent that peer earlier. The peers' logs grow.
 async fn settle(peers: &mut [&mut Peer]) {
     static ROUND: AtomicU64 = AtomicU64::new(0);
     let data = format!("round-{}", ROUND.fetch_add(1, Ordering::SeqCst));
     let sender_id = peers[0].id();
     peers[0].session.send_signal(None, "barrier", &data, SignalOptions::default()).expect("barrier signal accepted");
     for peer in peers.iter_mut() {
-        let since = 0;
-        peer.wait_for(since, "the barrier signal", signal("barrier", &data, &sender_id)).await;
+        peer.wait_for(0, "the barrier signal", signal("barrier", &data, &sender_id)).await;
     }
 }
 
 /// Asserts that `observer` saw `subject` join exactly once and never leave: no presence flap.
 fn assert_no_flap(observer: &Peer, subject_id: &str) {
-    assert_eq!(observer.count(0, created(subject_id)), 1, "{}: ConnectionCreated for {subject_id}: {:#?}", observer.name, observer.log);
-    assert_eq!(observer.count(0, dropped(subject_id)), 0, "{}: ConnectionDropped for {subject_id}: {:#?}", observer.name, observer.log);
+    assert_eq!(observer.count(created(subject_id)), 1, "{}: ConnectionCreated for {subject_id}: {:#?}", observer.name, observer.log);
+    assert_eq!(observer.count(dropped(subject_id)), 0, "{}: ConnectionDropped for {subject_id}: {:#?}", observer.name, observer.log);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,13 +280,13 @@ async fn a_two_second_blackhole_resumes_the_same_connection_without_flaps_or_los
     settle(&mut [&mut bob, &mut carol, &mut alice]).await;
     for observer in [&bob, &carol] {
         assert_no_flap(observer, &alice_id);
-        assert_eq!(observer.count(0, any_signal_of_kind("not-retried")), 0, "{} got the failed signal", observer.name);
+        assert_eq!(observer.count(any_signal_of_kind("not-retried")), 0, "{} got the failed signal", observer.name);
     }
-    assert_eq!(alice.count(0, is_reconnection_started), 1, "alice: {:#?}", alice.log);
-    assert_eq!(alice.count(0, is_reconnected), 1, "alice: {:#?}", alice.log);
-    assert_eq!(alice.count(0, is_disconnected), 0, "alice: {:#?}", alice.log);
-    assert_eq!(alice.count(0, signal("during-outage", "bob to alice", &bob_id)), 1, "no duplicate: {:#?}", alice.log);
-    assert_eq!(bob.count(0, signal("queued", "sent while reconnecting", &alice_id)), 1, "no duplicate: {:#?}", bob.log);
+    assert_eq!(alice.count(is_reconnection_started), 1, "alice: {:#?}", alice.log);
+    assert_eq!(alice.count(is_reconnected), 1, "alice: {:#?}", alice.log);
+    assert_eq!(alice.count(is_disconnected), 0, "alice: {:#?}", alice.log);
+    assert_eq!(alice.count(signal("during-outage", "bob to alice", &bob_id)), 1, "no duplicate: {:#?}", alice.log);
+    assert_eq!(bob.count(signal("queued", "sent while reconnecting", &alice_id)), 1, "no duplicate: {:#?}", bob.log);
     let roster: Vec<String> = alice.session.roster().iter().map(|c| c.id.clone()).collect();
     assert_eq!(roster, vec![bob_id, carol.id()], "alice's roster after the resume");
 }
@@ -314,7 +306,7 @@ async fn a_reset_socket_resumes_at_once() {
 
     settle(&mut [&mut alice, &mut bob]).await;
     assert_no_flap(&bob, &alice_id);
-    assert_eq!(alice.count(0, is_disconnected), 0, "alice: {:#?}", alice.log);
+    assert_eq!(alice.count(is_disconnected), 0, "alice: {:#?}", alice.log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +324,7 @@ async fn latency_below_the_ping_timeout_is_not_a_network_loss() {
     proxy.restore();
     settle(&mut [&mut bob, &mut alice]).await;
 
-    assert_eq!(alice.count(0, is_reconnection_started), 0, "alice: {:#?}", alice.log);
+    assert_eq!(alice.count(is_reconnection_started), 0, "alice: {:#?}", alice.log);
     assert_no_flap(&bob, &alice.id());
 }
 
@@ -401,9 +393,9 @@ async fn joins_and_leaves_during_an_outage_are_delivered_once_in_order_before_re
     let left = alice.wait_for(started, "bob leaving", dropped_by(&bob_id, DisconnectReason::ClientDisconnected)).await;
     assert!(joined < left, "dave joined before bob left: {:#?}", &alice.log[started..]);
     assert!(left < resumed, "roster changes come before Reconnected: {:#?}", &alice.log[started..]);
-    assert_eq!(alice.count(0, created(&dave_id)), 1, "no duplicate join: {:#?}", alice.log);
-    assert_eq!(alice.count(0, dropped(&bob_id)), 1, "no duplicate leave: {:#?}", alice.log);
-    assert_eq!(alice.count(0, created(&bob_id)), 1, "bob is not re-announced: {:#?}", alice.log);
+    assert_eq!(alice.count(created(&dave_id)), 1, "no duplicate join: {:#?}", alice.log);
+    assert_eq!(alice.count(dropped(&bob_id)), 1, "no duplicate leave: {:#?}", alice.log);
+    assert_eq!(alice.count(created(&bob_id)), 1, "bob is not re-announced: {:#?}", alice.log);
     let roster: Vec<String> = alice.session.roster().iter().map(|c| c.id.clone()).collect();
     assert_eq!(roster, vec![carol_id, dave_id], "alice's roster after the resume");
     assert_no_flap(&carol, &alice_id);
@@ -434,7 +426,7 @@ async fn a_cut_longer_than_the_grace_drops_the_client_for_everyone() {
     assert_eq!(log.iter().filter(|e| is_reconnected(e)).count(), 0, "alice: {log:#?}");
     assert_eq!(log.iter().filter(|e| is_disconnected(e)).count(), 1, "alice: {log:#?}");
     assert!(log.last().is_some_and(is_disconnected), "Disconnected is the last event: {log:#?}");
-    assert_eq!(bob.count(0, dropped(&alice_id)), 1, "bob: {:#?}", bob.log);
+    assert_eq!(bob.count(dropped(&alice_id)), 1, "bob: {:#?}", bob.log);
 }
 
 /// Server side of §5: no ping for 3 x interval closes the socket (seen by the proxy as the server's close of
@@ -468,7 +460,7 @@ async fn the_server_closes_a_silent_socket_by_watchdog_and_keeps_the_participant
 
     // Inside the grace: alice is still there for the others.
     settle(&mut [&mut carol, &mut bob]).await;
-    assert_eq!(bob.count(0, dropped(&alice_id)), 0, "alice was dropped before her grace ended: {:#?}", bob.log);
+    assert_eq!(bob.count(dropped(&alice_id)), 0, "alice was dropped before her grace ended: {:#?}", bob.log);
 
     bob.wait_for(0, "alice dropped by the network", dropped_by(&alice_id, DisconnectReason::NetworkLost)).await;
     assert!(closed_at.elapsed() + Duration::from_millis(500) >= grace, "dropped {:?} after the close", closed_at.elapsed());
@@ -486,12 +478,20 @@ async fn the_reconnection_window_ending_disconnects_the_client() {
 
     proxy.blackhole(); // never restored
     let started = alice.wait_for(0, "ReconnectionStarted", is_reconnection_started).await;
-    alice.wait_for(started, "Disconnected(NetworkLost)", disconnected_by(DisconnectReason::NetworkLost)).await;
+    alice.session.send_signal(None, "queued", "never sent", SignalOptions::default()).unwrap();
+    let ended = alice.wait_for(started, "Disconnected(NetworkLost)", disconnected_by(DisconnectReason::NetworkLost)).await;
     bob.wait_for(0, "alice dropped by the network", dropped_by(&alice_id, DisconnectReason::NetworkLost)).await;
 
+    // The signal queued for the resume is not lost silently: it fails before the session ends.
+    let failed = alice
+        .wait_for(started, "the queued signal failing", is_error_with(&[ErrorCode::NotConnected, ErrorCode::SignalFailed]))
+        .await;
+    assert!(failed < ended, "the failure comes before Disconnected: {:#?}", &alice.log[started..]);
     let log = alice.close_and_drain().await;
     assert_eq!(log.iter().filter(|e| is_reconnected(e)).count(), 0, "alice: {log:#?}");
     assert!(log.last().is_some_and(is_disconnected), "Disconnected is the last event: {log:#?}");
+    settle(&mut [&mut bob]).await;
+    assert_eq!(bob.count(any_signal_of_kind("queued")), 0, "bob: {:#?}", bob.log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -516,6 +516,30 @@ async fn a_server_restarted_on_the_same_port_refuses_the_resume() {
     restarted.shutdown().await;
 }
 
+/// The app gives up while the client is resuming: `disconnect()` ends the session at once with
+/// `Disconnected(ClientDisconnected)` as its last event (c-api.md Semantics 3), even though the network is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnecting_while_reconnecting_ends_the_session_at_once() {
+    let room = Room::start_with(server_config_with_grace(Duration::from_secs(1))).await;
+    let proxy = FaultProxy::start(room.addr()).await.unwrap();
+    let mut bob = Peer::join("bob", &room.token()).await;
+    let mut alice = Peer::join("alice", &room.token_via(&proxy)).await;
+    let alice_id = alice.id();
+
+    proxy.blackhole(); // never restored
+    let started = alice.wait_for(0, "ReconnectionStarted", is_reconnection_started).await;
+    alice.session.disconnect().expect("disconnect is allowed while reconnecting");
+    alice.wait_for(started, "Disconnected(ClientDisconnected)", disconnected_by(DisconnectReason::ClientDisconnected)).await;
+    assert_eq!(alice.session.state(), SessionState::Disconnected);
+    let log = alice.close_and_drain().await;
+    assert_eq!(log.iter().filter(|e| is_disconnected(e)).count(), 1, "alice: {log:#?}");
+    assert!(log.last().is_some_and(is_disconnected), "Disconnected is the last event: {log:#?}");
+    assert_eq!(log.iter().filter(|e| is_reconnected(e)).count(), 0, "alice: {log:#?}");
+
+    // The server never heard the leave: for the others alice is lost with the network once her grace ends.
+    bob.wait_for(0, "alice dropped", dropped_by(&alice_id, DisconnectReason::NetworkLost)).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Connect attempts against an unreachable server.
 
@@ -525,8 +549,8 @@ async fn assert_connect_fails(mut peer: Peer, codes: &'static [ErrorCode]) -> Pe
     peer.wait_for(0, &format!("an Error with one of {codes:?}"), is_error_with(codes)).await;
     assert_eq!(peer.session.state(), SessionState::Idle);
     assert_eq!(peer.session.disconnect().map_err(|e| e.code), Err(ErrorCode::NotConnected));
-    assert_eq!(peer.count(0, is_connected), 0, "{}: {:#?}", peer.name, peer.log);
-    assert_eq!(peer.count(0, is_disconnected), 0, "{}: {:#?}", peer.name, peer.log);
+    assert_eq!(peer.count(is_connected), 0, "{}: {:#?}", peer.name, peer.log);
+    assert_eq!(peer.count(is_disconnected), 0, "{}: {:#?}", peer.name, peer.log);
     peer
 }
 
@@ -573,14 +597,4 @@ async fn connecting_through_a_refusing_network_fails_with_an_error() {
     let alice = assert_connect_fails(alice, &[ErrorCode::ConnectionRefused, ErrorCode::ConnectionFailed]).await;
     let log = alice.close_and_drain().await;
     assert_eq!(log.iter().filter(|e| is_disconnected(e)).count(), 0, "alice: {log:#?}");
-}
-
-#[test]
-fn retargeting_a_token_keeps_its_query() {
-    let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    assert_eq!(
-        retarget_token("ws://127.0.0.1:5443?sessionId=ses_a&token=tok_b", addr),
-        "ws://127.0.0.1:4000?sessionId=ses_a&token=tok_b"
-    );
-    assert_eq!(retarget_token("wss://example.org/path?sessionId=s&token=t", addr), "wss://127.0.0.1:4000/path?sessionId=s&token=t");
 }

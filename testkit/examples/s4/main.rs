@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use otc_server::{ConnectionOptions, EmbeddedServer, Role, ServerConfig};
 use otc_session::client::{ErrorCode, Event, Settings, SignalOptions};
-use otc_testkit::FaultProxy;
+use otc_testkit::{retarget_url, FaultProxy};
 
 use args::Options;
 use probe::{wait_until, Probe};
@@ -84,7 +84,8 @@ async fn main() -> ExitCode {
         ],
         &rows,
     );
-    println!("resume = Reconnected minus the later of (restore, ReconnectionStarted); detection from the cut.");
+    println!("resume = Reconnected minus the later of (restore, ReconnectionStarted); detection from the cut;");
+    println!("server detection = when the server closed a cut socket (its watchdog, or the resume if sooner).");
     println!("flaps = ConnectionDropped/extra ConnectionCreated of resumed clients seen by the others;");
     println!("false alarms = uncut clients that saw ReconnectionStarted; lost signals count resumed clients only,");
     println!("\"with error\" = of those sent by cut clients, how many the client reported as SignalFailed.");
@@ -117,27 +118,19 @@ fn client_settings(options: &Options) -> Settings {
     }
 }
 
-fn server_addr(server: &EmbeddedServer) -> Result<SocketAddr, String> {
-    let url = server.ws_url();
-    url.trim_start_matches("ws://").parse().map_err(|_| format!("ws_url {url} is not ws://IP:PORT"))
-}
-
 /// A fresh token, rewritten to dial `via` when given.
 fn token(server: &EmbeddedServer, session_id: &str, via: Option<SocketAddr>) -> Result<String, String> {
     let created = server
         .create_connection(session_id, ConnectionOptions { role: Role::Publisher, data: String::new() })
         .map_err(|e| format!("create_connection: {e:?}"))?;
-    Ok(match via {
-        None => created.token,
-        Some(addr) => {
-            let (scheme, rest) = created.token.split_once("://").ok_or("a token is a URL")?;
-            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-            format!("{scheme}://{addr}{}", &rest[authority_end..])
-        }
-    })
+    match via {
+        None => Ok(created.token),
+        Some(addr) => retarget_url(&created.token, addr).ok_or_else(|| format!("not a token URL: {}", created.token)),
+    }
 }
 
-/// Joins `count` clients in batches; `cut(i)` says whether client `i` dials through the proxy.
+/// Joins `options.clients` clients in batches, spreading the `cut_count()` that dial through the proxy evenly
+/// over the join order. Returns (cut clients, the others).
 async fn join_all(
     server: &EmbeddedServer,
     session_id: &str,
@@ -169,7 +162,7 @@ async fn run(options: &Options, cut_length: Duration) -> Result<Outcome, String>
     let config = ServerConfig { secret: "s4".into(), reconnect_grace: options.grace, ..ServerConfig::default() };
     let server = EmbeddedServer::start(config).await.map_err(|e| format!("server start: {e:?}"))?;
     let session_id = server.create_session(None).map_err(|e| format!("create_session: {e:?}"))?;
-    let proxy = FaultProxy::start(server_addr(&server)?).await.map_err(|e| format!("proxy: {e}"))?;
+    let proxy = FaultProxy::start(server.local_addr()).await.map_err(|e| format!("proxy: {e}"))?;
     let (cut, stable) = join_all(&server, &session_id, &proxy, options).await?;
     let everyone: Vec<&Probe> = cut.iter().chain(stable.iter()).collect();
     let others = options.clients - 1;

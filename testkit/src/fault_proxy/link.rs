@@ -1,54 +1,15 @@
 //! One proxied connection: dials the upstream, forwards both ways, and obeys faults.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::io::AsyncReadExt;
-
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::controls::{next_abort, next_fault, AcceptMode, Controls, Fault};
 use super::pump::pump;
-
-/// Counts a live connection for as long as it exists.
-pub(crate) struct CountedLink {
-    count: Arc<AtomicUsize>,
-}
-
-impl CountedLink {
-    /// Counts one more connection; the count drops again when this guard is dropped.
-    pub(crate) fn new(count: Arc<AtomicUsize>) -> CountedLink {
-        count.fetch_add(1, Ordering::SeqCst);
-        CountedLink { count }
-    }
-}
-
-impl Drop for CountedLink {
-    fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// When the upstream closed its end of blackholed connections, shared by all connections of a proxy.
-#[derive(Clone, Default)]
-pub(crate) struct UpstreamClosures {
-    times: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl UpstreamClosures {
-    fn record(&self, at: Instant) {
-        // A poisoned lock only means another connection task panicked mid-push: keep recording.
-        self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(at);
-    }
-
-    /// Every recorded closure time, in recording order.
-    pub(crate) fn snapshot(&self) -> Vec<Instant> {
-        self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-}
+use super::tally::{CountedLink, UpstreamClosures};
 
 /// Aborts a socket: SO_LINGER 0 makes the close send RST instead of FIN.
 pub(crate) fn abort(socket: TcpStream) {

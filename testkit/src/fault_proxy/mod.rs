@@ -7,6 +7,7 @@
 mod controls;
 mod link;
 mod pump;
+mod tally;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -19,7 +20,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use controls::{AcceptMode, Controls};
-use link::{abort, run_link, CountedLink, UpstreamClosures};
+use link::{abort, run_link};
+use tally::{CountedLink, UpstreamClosures};
 
 /// A running fault-injection proxy. Dropping it closes the listener and every connection.
 ///
