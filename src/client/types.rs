@@ -44,6 +44,20 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// A faster network-loss profile: ping every 1 s, a ping unanswered for 1 s counts as a loss, redials
+    /// at most 1 s apart. A silent cut is detected in about 2 s instead of up to 10 s, for about 5x the
+    /// keepalive traffic of the upstream defaults (one small frame each way per second).
+    pub fn fast_detection() -> Self {
+        Settings {
+            ping_interval: Duration::from_secs(1),
+            ping_timeout: Duration::from_secs(1),
+            redial_max_interval: Duration::from_secs(1),
+            ..Settings::default()
+        }
+    }
+}
+
 /// Role granted by the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

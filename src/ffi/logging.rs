@@ -41,7 +41,9 @@ static BRIDGE: CBridge = CBridge;
 
 impl log::Log for CBridge {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::max_level() && LOGGER.load(Ordering::Acquire) != 0
+        metadata.level() <= log::max_level()
+            && !may_carry_credentials(metadata)
+            && LOGGER.load(Ordering::Acquire) != 0
     }
 
     fn log(&self, record: &log::Record) {
@@ -64,6 +66,13 @@ impl log::Log for CBridge {
     }
 
     fn flush(&self) {}
+}
+
+/// Whether a record may quote protocol frames, and so live tokens: the TRACE records of other crates (the
+/// WebSocket library logs every frame it sends and receives at TRACE, `joinRoom` with its token included).
+/// The library's own records never carry credentials, at any level.
+fn may_carry_credentials(metadata: &log::Metadata) -> bool {
+    metadata.level() == log::Level::Trace && !metadata.target().starts_with("otc_session")
 }
 
 /// Installs the bridge as the process' `log` logger (once; a no-op when the host already installed one).
@@ -138,5 +147,14 @@ mod tests {
         assert_eq!(level_filter(0), Some(log::LevelFilter::Off));
         assert_eq!(level_filter(7), None);
         assert_eq!(level_filter(-1), None);
+    }
+
+    #[test]
+    fn trace_records_of_other_crates_are_held_back_because_they_quote_frames() {
+        let record = |target: &'static str, level| log::MetadataBuilder::new().target(target).level(level).build();
+        assert!(may_carry_credentials(&record("tungstenite::protocol", log::Level::Trace)));
+        assert!(may_carry_credentials(&record("tokio_tungstenite", log::Level::Trace)));
+        assert!(!may_carry_credentials(&record("tungstenite::protocol", log::Level::Debug)));
+        assert!(!may_carry_credentials(&record("otc_session::client::live", log::Level::Trace)));
     }
 }
