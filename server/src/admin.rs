@@ -46,15 +46,21 @@ pub fn create_session(hub: &ServerState, req: SessionRequest) -> Result<Arc<Sess
     let custom = req.custom_session_id.filter(|id| !id.is_empty());
     if let Some(id) = &custom {
         if !ids::is_valid_custom_id(id) {
-            return Err(ServerError::BadRequest("customSessionId must match [a-zA-Z0-9_-]+".into()));
+            return Err(ServerError::BadRequest(
+                "customSessionId must match [a-zA-Z0-9_-]+".into(),
+            ));
         }
     }
     let settings = SessionSettings {
         media_mode: req.media_mode.unwrap_or_else(|| "ROUTED".into()),
         recording_mode: req.recording_mode.unwrap_or_else(|| "MANUAL".into()),
-        default_recording_properties: req.default_recording_properties.unwrap_or_else(default_recording_properties),
+        default_recording_properties: req
+            .default_recording_properties
+            .unwrap_or_else(default_recording_properties),
         custom_session_id: custom.clone().unwrap_or_default(),
-        forced_video_codec: req.forced_video_codec.unwrap_or_else(|| "MEDIA_SERVER_PREFERRED".into()),
+        forced_video_codec: req
+            .forced_video_codec
+            .unwrap_or_else(|| "MEDIA_SERVER_PREFERRED".into()),
         allow_transcoding: req.allow_transcoding.unwrap_or(false),
     };
     let id = custom.unwrap_or_else(ids::new_session_id);
@@ -103,8 +109,16 @@ pub fn create_connection(
     let session = get_session(hub, session_id)?;
     let entry = PendingEntry {
         connection_id: ids::new_connection_id(),
-        token: format!("{}?sessionId={}&token={}", hub.token_base, session.id, ids::new_token_secret()),
-        profile: Profile { role: req.role.unwrap_or_default(), record: req.record.unwrap_or(true) },
+        token: format!(
+            "{}?sessionId={}&token={}",
+            hub.token_base,
+            session.id,
+            ids::new_token_secret()
+        ),
+        profile: Profile {
+            role: req.role.unwrap_or_default(),
+            record: req.record.unwrap_or(true),
+        },
         data: req.data.unwrap_or_default(),
         kurento_options: req.kurento_options.unwrap_or(Value::Null),
         created_at: ids::now_millis(),
@@ -112,7 +126,13 @@ pub fn create_connection(
     session.add_pending(entry.clone())?;
     tracing::info!(session = %session.id, connection = %entry.connection_id,
         token = %ids::redact_token(&entry.token), "connection created");
-    Ok((PendingConnection { connection_id: entry.connection_id.clone(), token: entry.token.clone() }, entry))
+    Ok((
+        PendingConnection {
+            connection_id: entry.connection_id.clone(),
+            token: entry.token.clone(),
+        },
+        entry,
+    ))
 }
 
 /// Evicts an active connection (`forceDisconnectByServer`) or invalidates a pending one.

@@ -44,7 +44,10 @@ enum Driver {
     /// Runs on the caller's runtime.
     Task(Option<JoinHandle<()>>),
     /// Runs on its own runtime thread.
-    Thread { stop: Option<tokio::sync::oneshot::Sender<()>>, thread: Option<std::thread::JoinHandle<()>> },
+    Thread {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
 }
 
 /// A running server. Dropping it stops it (without waiting); prefer `shutdown`.
@@ -65,7 +68,9 @@ pub fn token_base(public_url: &str) -> Result<String, StartError> {
     } else if trimmed.starts_with("wss://") || trimmed.starts_with("ws://") {
         trimmed.to_string()
     } else {
-        return Err(StartError::PublicUrl(format!("{public_url:?} must start with http://, https://, ws:// or wss://")));
+        return Err(StartError::PublicUrl(format!(
+            "{public_url:?} must start with http://, https://, ws:// or wss://"
+        )));
     };
     if base.contains(['?', '&', '=']) {
         return Err(StartError::PublicUrl("must not contain '?', '&' or '='".into()));
@@ -91,12 +96,20 @@ impl EmbeddedServer {
         let listener = TcpListener::bind(config.listen).await.map_err(StartError::Bind)?;
         let local_addr = listener.local_addr().map_err(StartError::Bind)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", loopback_host(local_addr)));
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{}", loopback_host(local_addr)));
         let hub = ServerState::new(config, token_base(&public_url)?);
         spawn_idle_sweeper(&hub);
         let serve = tokio::spawn(http::serve(listener, http::app(hub.clone()), tls.clone(), hub.clone()));
         tracing::info!(%local_addr, tls = tls.is_some(), "server started");
-        Ok(EmbeddedServer { hub, local_addr, tls: tls.is_some(), driver: Driver::Task(Some(serve)) })
+        Ok(EmbeddedServer {
+            hub,
+            local_addr,
+            tls: tls.is_some(),
+            driver: Driver::Task(Some(serve)),
+        })
     }
 
     /// Starts the server on its own runtime thread, for callers without a tokio runtime.
@@ -106,7 +119,11 @@ impl EmbeddedServer {
         let thread = std::thread::Builder::new()
             .name("otc-server".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
                     Ok(rt) => rt,
                     Err(e) => {
                         let _ = ready_tx.send(Err(StartError::Runtime(e.to_string())));
@@ -132,7 +149,10 @@ impl EmbeddedServer {
                 hub,
                 local_addr,
                 tls,
-                driver: Driver::Thread { stop: Some(stop_tx), thread: Some(thread) },
+                driver: Driver::Thread {
+                    stop: Some(stop_tx),
+                    thread: Some(thread),
+                },
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -149,12 +169,20 @@ impl EmbeddedServer {
 
     /// `http[s]://127.0.0.1:PORT`; the REST base is this + `/openvidu/api`.
     pub fn http_url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, loopback_host(self.local_addr))
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            loopback_host(self.local_addr)
+        )
     }
 
     /// `ws[s]://127.0.0.1:PORT`; the WebSocket endpoint is this + `/openvidu`.
     pub fn ws_url(&self) -> String {
-        format!("{}://{}", if self.tls { "wss" } else { "ws" }, loopback_host(self.local_addr))
+        format!(
+            "{}://{}",
+            if self.tls { "wss" } else { "ws" },
+            loopback_host(self.local_addr)
+        )
     }
 
     /// The REST secret.
@@ -164,13 +192,24 @@ impl EmbeddedServer {
 
     /// Creates a session (`None` = generated id); same as REST `POST /sessions`.
     pub fn create_session(&self, custom_id: Option<&str>) -> Result<String, ServerError> {
-        let request = SessionRequest { custom_session_id: custom_id.map(str::to_string), ..SessionRequest::default() };
+        let request = SessionRequest {
+            custom_session_id: custom_id.map(str::to_string),
+            ..SessionRequest::default()
+        };
         admin::create_session(&self.hub, request).map(|s| s.id.clone())
     }
 
     /// Creates a pending connection and its token; same as REST `POST /sessions/{id}/connection`.
-    pub fn create_connection(&self, session_id: &str, options: ConnectionOptions) -> Result<PendingConnection, ServerError> {
-        let request = ConnectionRequest { role: Some(options.role), data: Some(options.data), ..ConnectionRequest::default() };
+    pub fn create_connection(
+        &self,
+        session_id: &str,
+        options: ConnectionOptions,
+    ) -> Result<PendingConnection, ServerError> {
+        let request = ConnectionRequest {
+            role: Some(options.role),
+            data: Some(options.data),
+            ..ConnectionRequest::default()
+        };
         admin::create_connection(&self.hub, session_id, request).map(|(pending, _)| pending)
     }
 
@@ -273,7 +312,10 @@ mod tests {
 
     #[test]
     fn public_urls_become_token_bases() {
-        assert_eq!(token_base("https://example.org:4443/").unwrap(), "wss://example.org:4443");
+        assert_eq!(
+            token_base("https://example.org:4443/").unwrap(),
+            "wss://example.org:4443"
+        );
         assert_eq!(token_base("http://127.0.0.1:5000").unwrap(), "ws://127.0.0.1:5000");
         assert!(token_base("ftp://x").is_err());
         assert!(token_base("http://x?y=1").is_err());

@@ -101,7 +101,9 @@ where
         async move { tower_service::Service::call(&mut router, request).await }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     if let Err(error) = builder.serve_connection(io, service).with_upgrades().await {
         tracing::debug!(%peer, %error, "HTTP connection ended with an error");
     }

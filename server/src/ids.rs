@@ -5,7 +5,11 @@ use rand::Rng;
 
 fn random_alphanumeric(len: usize) -> String {
     // ThreadRng is a CSPRNG (ChaCha) seeded and periodically reseeded from the OS.
-    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// A new session id: `ses_` + 10 alphanumerics.
@@ -88,7 +92,10 @@ pub struct TokenKey<'a> {
 /// `None` when no `tok_` value can be found.
 pub fn token_key(token: &str) -> Option<TokenKey<'_>> {
     if token.starts_with("tok_") && !token.contains(['?', '&', '=']) {
-        return Some(TokenKey { secret: token, session_id: None });
+        return Some(TokenKey {
+            secret: token,
+            session_id: None,
+        });
     }
     let (_, query) = token.split_once('?')?;
     let mut secret = None;
@@ -100,7 +107,9 @@ pub fn token_key(token: &str) -> Option<TokenKey<'_>> {
             _ => {}
         }
     }
-    secret.filter(|s| s.starts_with("tok_")).map(|secret| TokenKey { secret, session_id })
+    secret
+        .filter(|s| s.starts_with("tok_"))
+        .map(|secret| TokenKey { secret, session_id })
 }
 
 /// The `tok_...` part of a token URL built by this server.
@@ -115,8 +124,20 @@ mod token_tests {
     #[test]
     fn token_keys_ignore_host_and_path() {
         let key = token_key("wss://proxy:9/any/path?sessionId=s1&token=tok_abc").unwrap();
-        assert_eq!(key, TokenKey { secret: "tok_abc", session_id: Some("s1") });
-        assert_eq!(token_key("tok_bare").unwrap(), TokenKey { secret: "tok_bare", session_id: None });
+        assert_eq!(
+            key,
+            TokenKey {
+                secret: "tok_abc",
+                session_id: Some("s1")
+            }
+        );
+        assert_eq!(
+            token_key("tok_bare").unwrap(),
+            TokenKey {
+                secret: "tok_bare",
+                session_id: None
+            }
+        );
         assert_eq!(token_key("ws://h?token=tok_x").unwrap().session_id, None);
         assert!(token_key("ws://h?sessionId=s1").is_none());
         assert!(token_key("garbage").is_none());

@@ -1,16 +1,19 @@
 //! `otc-server`: an OpenVidu 2.x compatible signaling server (WebSocket JSON-RPC at `/openvidu`,
 //! REST at `/openvidu/api`), usable standalone (`otc-server` binary) or embedded ([`EmbeddedServer`]).
+#![warn(missing_docs)]
 
-pub mod admin;
+mod admin;
 pub mod config;
 pub mod embedded;
+#[doc(hidden)]
+pub mod fuzzing; // in-process entry points for fuzz/, not a stable API
 mod http;
-pub mod ids;
+mod ids;
 pub mod model;
 mod outbound;
 mod participant;
 mod rest;
-pub mod rpc;
+mod rpc;
 mod session;
 mod state;
 mod wire;

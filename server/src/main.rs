@@ -94,13 +94,7 @@ impl Cli {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging();
     let config = match Cli::parse().into_config() {
         Ok(config) => config,
         Err(error) => {
@@ -125,6 +119,30 @@ async fn main() -> std::process::ExitCode {
     tracing::info!("stopping");
     server.shutdown().await;
     std::process::ExitCode::SUCCESS
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Whatever `RUST_LOG` says, the WebSocket
+/// libraries' TRACE events are dropped: they print whole frames, and `joinRoom` frames carry tokens.
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let env_filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let no_frame_dumps = tracing_subscriber::filter::filter_fn(|meta| {
+        !(*meta.level() == tracing::Level::TRACE && logs_frame_contents(meta.target()))
+    });
+    let output = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(env_filter)
+        .with_filter(no_frame_dumps);
+    tracing_subscriber::registry().with(output).init();
+}
+
+/// Targets whose TRACE output contains raw WebSocket frames.
+fn logs_frame_contents(target: &str) -> bool {
+    ["tungstenite", "tokio_tungstenite", "axum::extract::ws"]
+        .iter()
+        .any(|prefix| target == *prefix || target.strip_prefix(prefix).is_some_and(|rest| rest.starts_with("::")))
 }
 
 async fn wait_for_stop_signal() {

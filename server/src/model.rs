@@ -70,8 +70,6 @@ pub enum ServerError {
     NoParticipants,
     /// The request itself is invalid (bad id, wrong field type, ...).
     BadRequest(String),
-    /// The server is shutting down or its runtime is gone.
-    Unavailable,
 }
 
 impl fmt::Display for ServerError {
@@ -84,7 +82,6 @@ impl fmt::Display for ServerError {
             ServerError::UnknownRecipient(id) => write!(f, "unknown recipient {id}"),
             ServerError::NoParticipants => write!(f, "no participant is connected to the session"),
             ServerError::BadRequest(why) => write!(f, "bad request: {why}"),
-            ServerError::Unavailable => write!(f, "server unavailable"),
         }
     }
 }

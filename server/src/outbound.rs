@@ -51,7 +51,15 @@ impl SocketLink {
         let (tx, rx) = mpsc::channel(queue_frames.max(1));
         let (kill, kill_rx) = watch::channel(false);
         let id = NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed);
-        (SocketLink { id, tx, kill: Arc::new(kill) }, rx, kill_rx)
+        (
+            SocketLink {
+                id,
+                tx,
+                kill: Arc::new(kill),
+            },
+            rx,
+            kill_rx,
+        )
     }
 
     /// Unique id of the socket.
@@ -119,6 +127,11 @@ pub async fn run_writer(
                 None => break,
             },
         };
+        if rx.is_empty() {
+            // Let the tasks that are ready run first: under load they queue more frames for this
+            // socket, which then go out in the same write (one syscall for many frames).
+            tokio::task::yield_now().await;
+        }
         let outcome = tokio::select! {
             biased;
             _ = killed(&mut kill) => return,
@@ -154,7 +167,11 @@ async fn write_batch(
         match item {
             Outbound::Text(frame) => sink.feed(Message::Text(frame)).await?,
             Outbound::Close(code, reason) => {
-                sink.feed(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await?;
+                sink.feed(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await?;
                 end = BatchEnd::Closed;
                 break;
             }

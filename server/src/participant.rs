@@ -22,8 +22,14 @@ pub struct Profile {
 enum Link {
     /// Live socket; `undelivered` keeps frames that arrived after its writer stopped but before the
     /// socket task noticed (they become the resume backlog).
-    Attached { socket: SocketLink, undelivered: VecDeque<Frame> },
-    Detached { backlog: VecDeque<Frame>, generation: u64 },
+    Attached {
+        socket: SocketLink,
+        undelivered: VecDeque<Frame>,
+    },
+    Detached {
+        backlog: VecDeque<Frame>,
+        generation: u64,
+    },
     Ended,
 }
 
@@ -182,8 +188,16 @@ impl Participant {
             ip: p.ip,
             profile: Mutex::new(p.profile),
             state: Mutex::new(LinkState {
-                link: Link::Attached { socket: p.socket, undelivered: VecDeque::new() },
-                replay: Replay { last_seq: 0, entries: VecDeque::new(), limit: p.backlog_limit, max_age: p.replay_max_age },
+                link: Link::Attached {
+                    socket: p.socket,
+                    undelivered: VecDeque::new(),
+                },
+                replay: Replay {
+                    last_seq: 0,
+                    entries: VecDeque::new(),
+                    limit: p.backlog_limit,
+                    max_age: p.replay_max_age,
+                },
             }),
             backlog_limit: p.backlog_limit,
             next_generation: Mutex::new(0),
@@ -279,7 +293,10 @@ impl Participant {
         let mut state = self.state.lock();
         let queued_since_loss = match std::mem::replace(&mut state.link, Link::Ended) {
             Link::Ended => return None,
-            Link::Attached { socket: old, undelivered } => {
+            Link::Attached {
+                socket: old,
+                undelivered,
+            } => {
                 if old.id() != socket.id() {
                     old.kill();
                 }
@@ -314,7 +331,10 @@ impl Participant {
                 delivery = Delivery::Overflow;
             }
         }
-        state.link = Link::Attached { socket, undelivered: VecDeque::new() };
+        state.link = Link::Attached {
+            socket,
+            undelivered: VecDeque::new(),
+        };
         Some(delivery)
     }
 
@@ -361,7 +381,12 @@ mod tests {
     use super::*;
 
     fn ring(limit: usize) -> Replay {
-        Replay { last_seq: 0, entries: VecDeque::new(), limit, max_age: Duration::from_secs(60) }
+        Replay {
+            last_seq: 0,
+            entries: VecDeque::new(),
+            limit,
+            max_age: Duration::from_secs(60),
+        }
     }
 
     fn texts(frames: &[Frame]) -> Vec<&str> {
@@ -395,7 +420,10 @@ mod tests {
 
     #[test]
     fn replay_forgets_entries_older_than_the_age_bound() {
-        let mut replay = Replay { max_age: Duration::ZERO, ..ring(10) };
+        let mut replay = Replay {
+            max_age: Duration::ZERO,
+            ..ring(10)
+        };
         replay.record(&Frame::from("old"));
         std::thread::sleep(Duration::from_millis(5));
         let (missed, gap) = replay.after(0);

@@ -49,7 +49,10 @@ pub struct RpcError {
 impl RpcError {
     /// Builds an error from a code and a message.
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        RpcError { code, message: message.into() }
+        RpcError {
+            code,
+            message: message.into(),
+        }
     }
 
     /// -32602 with the offending parameter named.
@@ -62,7 +65,11 @@ impl RpcError {
 #[derive(Debug)]
 pub enum Incoming {
     /// A request (`id` present) or a client notification (`id` absent).
-    Request { id: Option<Value>, method: String, params: Map<String, Value> },
+    Request {
+        id: Option<Value>,
+        method: String,
+        params: Map<String, Value>,
+    },
     /// A response from the client (the server sends no requests; ignored).
     Response,
     /// Something that must be answered with this error (id may be null).
@@ -73,28 +80,52 @@ pub enum Incoming {
 pub fn parse(text: &str) -> Incoming {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(_) => return Incoming::Invalid { id: Value::Null, error: RpcError::new(codes::PARSE_ERROR, "parse error") },
+        Err(_) => {
+            return Incoming::Invalid {
+                id: Value::Null,
+                error: RpcError::new(codes::PARSE_ERROR, "parse error"),
+            }
+        }
     };
     let Value::Object(mut obj) = value else {
-        return Incoming::Invalid { id: Value::Null, error: RpcError::new(codes::INVALID_REQUEST, "invalid request") };
+        return Incoming::Invalid {
+            id: Value::Null,
+            error: RpcError::new(codes::INVALID_REQUEST, "invalid request"),
+        };
     };
     let id = obj.remove("id");
     let id_for_error = id.clone().unwrap_or(Value::Null);
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Incoming::Invalid { id: id_for_error, error: RpcError::new(codes::INVALID_REQUEST, "jsonrpc must be \"2.0\"") };
+        return Incoming::Invalid {
+            id: id_for_error,
+            error: RpcError::new(codes::INVALID_REQUEST, "jsonrpc must be \"2.0\""),
+        };
     }
     let method = match obj.remove("method") {
         Some(Value::String(m)) => m,
         Some(_) => {
-            return Incoming::Invalid { id: id_for_error, error: RpcError::new(codes::INVALID_REQUEST, "method must be a string") }
+            return Incoming::Invalid {
+                id: id_for_error,
+                error: RpcError::new(codes::INVALID_REQUEST, "method must be a string"),
+            }
         }
         None if obj.contains_key("result") || obj.contains_key("error") => return Incoming::Response,
-        None => return Incoming::Invalid { id: id_for_error, error: RpcError::new(codes::INVALID_REQUEST, "missing method") },
+        None => {
+            return Incoming::Invalid {
+                id: id_for_error,
+                error: RpcError::new(codes::INVALID_REQUEST, "missing method"),
+            }
+        }
     };
     let params = match obj.remove("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p,
-        Some(_) => return Incoming::Invalid { id: id_for_error, error: RpcError::invalid_params("params must be an object") },
+        Some(_) => {
+            return Incoming::Invalid {
+                id: id_for_error,
+                error: RpcError::invalid_params("params must be an object"),
+            }
+        }
     };
     Incoming::Request { id, method, params }
 }
@@ -135,22 +166,49 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(parse("{nope"), Incoming::Invalid { error: RpcError { code: codes::PARSE_ERROR, .. }, .. }));
-        assert!(matches!(parse("[1]"), Incoming::Invalid { error: RpcError { code: codes::INVALID_REQUEST, .. }, .. }));
+        assert!(matches!(
+            parse("{nope"),
+            Incoming::Invalid {
+                error: RpcError {
+                    code: codes::PARSE_ERROR,
+                    ..
+                },
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse("[1]"),
+            Incoming::Invalid {
+                error: RpcError {
+                    code: codes::INVALID_REQUEST,
+                    ..
+                },
+                ..
+            }
+        ));
         assert!(matches!(
             parse(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#),
-            Incoming::Invalid { error: RpcError { code: codes::INVALID_PARAMS, .. }, .. }
+            Incoming::Invalid {
+                error: RpcError {
+                    code: codes::INVALID_PARAMS,
+                    ..
+                },
+                ..
+            }
         ));
-        assert!(matches!(parse(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), Incoming::Response));
+        assert!(matches!(
+            parse(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+            Incoming::Response
+        ));
     }
 
     #[test]
     fn responses_carry_exactly_one_of_result_or_error() {
-        let ok: Value = serde_json::from_str(response(&json!(1), json!({"value":"pong"}), Some("rpc")).as_str()).unwrap();
+        let ok: Value =
+            serde_json::from_str(response(&json!(1), json!({"value":"pong"}), Some("rpc")).as_str()).unwrap();
         assert_eq!(ok["result"]["sessionId"], "rpc");
         assert!(ok.get("error").is_none());
-        let err: Value =
-            serde_json::from_str(error_response(&json!(1), &RpcError::new(803, "x")).as_str()).unwrap();
+        let err: Value = serde_json::from_str(error_response(&json!(1), &RpcError::new(803, "x")).as_str()).unwrap();
         assert!(err.get("result").is_none());
         assert_eq!(err["error"]["code"], 803);
     }

@@ -131,7 +131,10 @@ impl Session {
     /// Copies the connection lists.
     pub fn snapshot(&self) -> SessionSnapshot {
         let st = self.state.lock();
-        SessionSnapshot { participants: st.participants.clone(), pending: st.pending.clone() }
+        SessionSnapshot {
+            participants: st.participants.clone(),
+            pending: st.pending.clone(),
+        }
     }
 
     /// Adds a pending connection.
@@ -148,7 +151,10 @@ impl Session {
     pub fn join(&self, hub: &ServerState, req: JoinRequest<'_>) -> Result<Arc<Participant>, RpcError> {
         let mut st = self.state.lock();
         if st.closed {
-            return Err(RpcError::new(codes::SESSION_NOT_FOUND, format!("session {} not found", self.id)));
+            return Err(RpcError::new(
+                codes::SESSION_NOT_FOUND,
+                format!("session {} not found", self.id),
+            ));
         }
         let refused = || RpcError::new(codes::NOT_AUTHORIZED, "invalid or already used token");
         // Only the token's `token=` value (and `sessionId=`, when present) count: the host, port,
@@ -157,7 +163,11 @@ impl Session {
         if key.session_id.is_some_and(|sid| sid != self.id) {
             return Err(refused());
         }
-        let Some(index) = st.pending.iter().position(|p| secrets_match(crate::ids::token_secret(&p.token), key.secret)) else {
+        let Some(index) = st
+            .pending
+            .iter()
+            .position(|p| secrets_match(crate::ids::token_secret(&p.token), key.secret))
+        else {
             return Err(refused());
         };
         let pending = st.pending.remove(index);
@@ -180,9 +190,11 @@ impl Session {
         }));
         let joined = wire::participant_joined(&participant);
         let overflowed = deliver_all(&st.participants, &joined);
-        req.socket.send(wire::join_response(req.request_id, &participant, &st.participants));
+        req.socket
+            .send(wire::join_response(req.request_id, &participant, &st.participants));
         st.participants.push(participant.clone());
-        hub.rpc_sessions.insert(participant.rpc_session_id.clone(), participant.clone());
+        hub.rpc_sessions
+            .insert(participant.rpc_session_id.clone(), participant.clone());
         drop(st);
         hub.evict_overflowed(&self.id, overflowed);
         tracing::info!(session = %self.id, connection = %participant.connection_id, "participant joined");
@@ -211,13 +223,20 @@ impl Session {
     pub fn evict_if_still_detached(&self, hub: &ServerState, connection_id: &str, generation: u64) {
         let still_detached = {
             let st = self.state.lock();
-            st.participants.iter().any(|p| p.connection_id == connection_id && p.is_detached_in(generation))
+            st.participants
+                .iter()
+                .any(|p| p.connection_id == connection_id && p.is_detached_in(generation))
         };
         // Re-checked under the lock inside `remove_if`; the early check only avoids needless work.
         if still_detached {
-            let _ = self.remove_if(hub, connection_id, LeaveReason::NetworkDisconnect, Removal::Evict, None, |p| {
-                p.is_detached_in(generation)
-            });
+            let _ = self.remove_if(
+                hub,
+                connection_id,
+                LeaveReason::NetworkDisconnect,
+                Removal::Evict,
+                None,
+                |p| p.is_detached_in(generation),
+            );
         }
     }
 
@@ -238,15 +257,30 @@ impl Session {
 
     /// Changes role/record of an active or pending connection; returns whether it was found.
     /// An active participant is told each changed property (`connectionPropertyChanged`).
-    pub fn update_connection(&self, hub: &ServerState, connection_id: &str, role: Option<Role>, record: Option<bool>) -> bool {
+    pub fn update_connection(
+        &self,
+        hub: &ServerState,
+        connection_id: &str,
+        role: Option<Role>,
+        record: Option<bool>,
+    ) -> bool {
         let mut st = self.state.lock();
-        if let Some(p) = st.participants.iter().find(|p| p.connection_id == connection_id).cloned() {
+        if let Some(p) = st
+            .participants
+            .iter()
+            .find(|p| p.connection_id == connection_id)
+            .cloned()
+        {
             let before = p.profile();
             p.update_profile(role, record);
             let after = p.profile();
             let mut changes = Vec::new();
             if after.role != before.role {
-                changes.push(wire::connection_property_changed(connection_id, "role", after.role.as_str()));
+                changes.push(wire::connection_property_changed(
+                    connection_id,
+                    "role",
+                    after.role.as_str(),
+                ));
             }
             if after.record != before.record {
                 let value = if after.record { "true" } else { "false" };
@@ -417,7 +451,8 @@ fn evict_locked(
             socket.close(1000, "evicted");
         }
     }
-    hub.rpc_sessions.remove_if(&victim.rpc_session_id, |_, p| Arc::ptr_eq(p, victim));
+    hub.rpc_sessions
+        .remove_if(&victim.rpc_session_id, |_, p| Arc::ptr_eq(p, victim));
     if st.participants.is_empty() {
         st.empty_since = Instant::now();
     }

@@ -57,7 +57,8 @@ impl ServerState {
 
     /// Removes exactly this session object from the map (not a newer one with the same id).
     pub fn unregister(&self, session: &Session) {
-        self.sessions.remove_if(&session.id, |_, s| std::ptr::eq(s.as_ref(), session));
+        self.sessions
+            .remove_if(&session.id, |_, s| std::ptr::eq(s.as_ref(), session));
     }
 
     /// Evicts, in a task, participants whose queues overflowed (`networkDisconnect`).
@@ -65,7 +66,9 @@ impl ServerState {
         if connection_ids.is_empty() {
             return;
         }
-        let Some(session) = self.session(session_id) else { return };
+        let Some(session) = self.session(session_id) else {
+            return;
+        };
         for connection_id in connection_ids {
             tracing::warn!(session = %session_id, connection = %connection_id, "queue overflow: evicting");
             let _ = session.evict(self, &connection_id, LeaveReason::NetworkDisconnect, None);
@@ -86,11 +89,6 @@ impl ServerState {
     /// A receiver that turns true when the server shuts down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
-    }
-
-    /// True once shutdown started.
-    pub fn is_shutting_down(&self) -> bool {
-        *self.shutdown.borrow()
     }
 
     /// Starts the shutdown: every task spawned with [`ServerState::spawn`] and every socket stops.

@@ -13,17 +13,26 @@ pub const SERVER_VERSION: &str = "2.32.2";
 
 /// `participantJoined{id, createdAt, metadata}` (no role).
 pub fn participant_joined(p: &Participant) -> Frame {
-    Frame::from(format!("{{\"method\":\"participantJoined\",\"params\":{},\"jsonrpc\":\"2.0\"}}", p.entry_json()))
+    Frame::from(format!(
+        "{{\"method\":\"participantJoined\",\"params\":{},\"jsonrpc\":\"2.0\"}}",
+        p.entry_json()
+    ))
 }
 
 /// `participantLeft{connectionId, reason}`.
 pub fn participant_left(connection_id: &str, reason: LeaveReason) -> Frame {
-    rpc::notification("participantLeft", json!({"connectionId": connection_id, "reason": reason.as_str()}))
+    rpc::notification(
+        "participantLeft",
+        json!({"connectionId": connection_id, "reason": reason.as_str()}),
+    )
 }
 
 /// `participantEvicted{connectionId, reason}`.
 pub fn participant_evicted(connection_id: &str, reason: LeaveReason) -> Frame {
-    rpc::notification("participantEvicted", json!({"connectionId": connection_id, "reason": reason.as_str()}))
+    rpc::notification(
+        "participantEvicted",
+        json!({"connectionId": connection_id, "reason": reason.as_str()}),
+    )
 }
 
 /// `sendMessage{data, type[, from]}`.

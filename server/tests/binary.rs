@@ -16,7 +16,9 @@ fn first_stdout_line_announces_the_real_port_and_the_server_answers() {
         .spawn()
         .expect("binary starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let port: u16 = line
         .trim_end()
         .strip_prefix("otc-server listening on http://127.0.0.1:")
@@ -53,11 +55,93 @@ fn help_documents_every_setting() {
     let output = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     for flag in [
-        "--listen", "--secret", "OPENVIDU_SECRET", "OPENVIDU_PUBLICURL", "--tls-cert", "--tls-key",
-        "--default-ping-interval-ms", "--ping-timeout-factor", "--reconnect-grace-ms", "--close-grace-ms",
-        "--session-idle-timeout-ms", "--max-ws-message-bytes", "--max-rest-body-bytes", "--outbound-queue-frames",
-        "--backlog-frames", "--ws-read-buffer-bytes", "--ws-write-buffer-bytes", "RUST_LOG",
+        "--listen",
+        "--secret",
+        "OPENVIDU_SECRET",
+        "OPENVIDU_PUBLICURL",
+        "--tls-cert",
+        "--tls-key",
+        "--default-ping-interval-ms",
+        "--ping-timeout-factor",
+        "--reconnect-grace-ms",
+        "--close-grace-ms",
+        "--session-idle-timeout-ms",
+        "--max-ws-message-bytes",
+        "--max-rest-body-bytes",
+        "--outbound-queue-frames",
+        "--backlog-frames",
+        "--ws-read-buffer-bytes",
+        "--ws-write-buffer-bytes",
+        "RUST_LOG",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
+}
+
+#[test]
+fn trace_logging_never_shows_a_token_or_the_secret() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::io::{Read, Write};
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("OPENVIDU_SECRET", "trace-secret-value")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim_end().rsplit(':').next().unwrap().parse().unwrap();
+
+    let post = |path: &str, body: &str| -> String {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let auth = "T1BFTlZJRFVBUFA6dHJhY2Utc2VjcmV0LXZhbHVl"; // OPENVIDUAPP:trace-secret-value
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    post("/openvidu/api/sessions", r#"{"customSessionId":"traced"}"#);
+    let created = post("/openvidu/api/sessions/traced/connection", "{}");
+    let token = created
+        .split("\"token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let secret_part = token.rsplit('=').next().unwrap().to_string();
+    assert!(secret_part.starts_with("tok_"));
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("ws://127.0.0.1:{port}/openvidu?sessionId=traced");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let join = serde_json::json!({"jsonrpc":"2.0","id":0,"method":"joinRoom",
+                                      "params":{"token": token, "session":"traced","metadata":""}});
+        ws.send(tokio_tungstenite::tungstenite::Message::text(join.to_string()))
+            .await
+            .unwrap();
+        let reply = ws.next().await.unwrap().unwrap();
+        assert!(reply.to_text().unwrap().contains("\"result\""), "joined: {reply:?}");
+    });
+    child.kill().unwrap();
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    child.wait().unwrap();
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "trace logging was on");
+    assert!(!log.contains(&secret_part), "a token leaked into the log");
+    assert!(!log.contains("trace-secret-value"), "the secret leaked into the log");
 }

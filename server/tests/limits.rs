@@ -19,7 +19,10 @@ async fn a_frame_over_the_limit_closes_that_socket_with_1009_only() {
                            "params": {"message": "x".repeat(70 * 1024)}});
     big.client.send_raw(&oversized.to_string()).await;
     assert_eq!(big.client.ended().await, Ended::Closed(Some(1009)));
-    assert!(big.client.take_pending().is_empty(), "the oversized request was not processed");
+    assert!(
+        big.client.take_pending().is_empty(),
+        "the oversized request was not processed"
+    );
 
     // Everyone else is unaffected.
     let message = json!({"data": "fine"}).to_string();
@@ -34,7 +37,10 @@ async fn a_message_just_under_the_limit_is_accepted() {
     let mut a = join(&server, &session, "A").await;
     let message = json!({"data": "y".repeat(60 * 1024)}).to_string();
     a.client.call("sendMessage", json!({"message": message})).await.unwrap();
-    assert_eq!(a.client.expect("sendMessage").await["data"].as_str().unwrap().len(), 60 * 1024);
+    assert_eq!(
+        a.client.expect("sendMessage").await["data"].as_str().unwrap().len(),
+        60 * 1024
+    );
 }
 
 #[tokio::test]
@@ -47,7 +53,11 @@ async fn binary_frames_are_ignored() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
-    let server = start_with(ServerConfig { outbound_queue_frames: 16, ..test_config() }).await;
+    let server = start_with(ServerConfig {
+        outbound_queue_frames: 16,
+        ..test_config()
+    })
+    .await;
     let session = server.create_session(None).unwrap();
     let mut sender = join(&server, &session, "Sender").await;
     let mut watcher = join(&server, &session, "Watcher").await;
@@ -62,28 +72,45 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
     // Kernel socket buffers absorb some megabytes first; then the bounded queue overflows.
     for _ in 0..4000 {
         let _ = sender.client.call("sendMessage", json!({"message": message})).await;
-        if sender.client.take_pending().iter().any(|m| {
-            m["method"] == "participantLeft" && m["params"]["connectionId"] == slow.connection_id.as_str()
-        }) {
+        if sender
+            .client
+            .take_pending()
+            .iter()
+            .any(|m| m["method"] == "participantLeft" && m["params"]["connectionId"] == slow.connection_id.as_str())
+        {
             evicted = true;
             break;
         }
     }
     assert!(evicted, "the slow reader was never disconnected");
     let left = watcher.client.expect("participantLeft").await;
-    assert_eq!(left, json!({"connectionId": slow.connection_id, "reason": "networkDisconnect"}));
+    assert_eq!(
+        left,
+        json!({"connectionId": slow.connection_id, "reason": "networkDisconnect"})
+    );
 
     // The session still works for the others.
     let message = json!({"to": [watcher.connection_id], "data": "all good"}).to_string();
-    sender.client.call("sendMessage", json!({"message": message})).await.unwrap();
-    assert_eq!(watcher.client.expect("participantEvicted").await["connectionId"], slow.connection_id.as_str());
+    sender
+        .client
+        .call("sendMessage", json!({"message": message}))
+        .await
+        .unwrap();
+    assert_eq!(
+        watcher.client.expect("participantEvicted").await["connectionId"],
+        slow.connection_id.as_str()
+    );
     assert_eq!(watcher.client.expect("sendMessage").await["data"], "all good");
     drop(slow);
 }
 
 #[tokio::test]
 async fn a_client_that_keeps_reading_is_not_disconnected_under_the_same_load() {
-    let server = start_with(ServerConfig { outbound_queue_frames: 16, ..test_config() }).await;
+    let server = start_with(ServerConfig {
+        outbound_queue_frames: 16,
+        ..test_config()
+    })
+    .await;
     let session = server.create_session(None).unwrap();
     let mut sender = join(&server, &session, "Sender").await;
     let reader = join(&server, &session, "Reader").await;
@@ -102,7 +129,11 @@ async fn a_client_that_keeps_reading_is_not_disconnected_under_the_same_load() {
     });
     let message = json!({"to": [reader_id], "data": "z".repeat(32 * 1024)}).to_string();
     for _ in 0..COUNT {
-        sender.client.call("sendMessage", json!({"message": message})).await.unwrap();
+        sender
+            .client
+            .call("sendMessage", json!({"message": message}))
+            .await
+            .unwrap();
     }
     assert_eq!(tokio::time::timeout(WAIT, reading).await.unwrap().unwrap(), COUNT);
     sender.client.expect_silence(Duration::from_millis(200)).await;

@@ -33,7 +33,13 @@ async fn join_result_has_the_fields_the_browser_needs() {
     assert!(r.get("life").is_none(), "never send life");
 
     let pending = server
-        .create_connection(&session, otc_server::ConnectionOptions { role: Role::Subscriber, data: "srv".into() })
+        .create_connection(
+            &session,
+            otc_server::ConnectionOptions {
+                role: Role::Subscriber,
+                data: "srv".into(),
+            },
+        )
         .unwrap();
     let mut bob = RpcClient::connect(&server).await;
     let result = bob.join(&session, &pending.token, "Bob").await.unwrap();
@@ -54,7 +60,10 @@ async fn others_learn_of_a_join_before_anything_the_joiner_does() {
     let mut bob = join(&server, &session, "Bob").await;
     // Bob signals Alice right after his join response: Alice must have seen him join first.
     let message = json!({"to": [alice.connection_id], "data": "hi", "type": "signal:chat"}).to_string();
-    bob.client.call("sendMessage", json!({"message": message})).await.unwrap();
+    bob.client
+        .call("sendMessage", json!({"message": message}))
+        .await
+        .unwrap();
     let joined = alice.client.expect("participantJoined").await;
     assert_eq!(joined["id"], bob.connection_id.as_str());
     assert_eq!(joined["metadata"], "Bob");
@@ -73,11 +82,20 @@ async fn signal_without_recipients_reaches_everyone_including_the_sender() {
     alice.client.expect("participantJoined").await;
     let message = json!({"to": [], "data": "hello", "type": "signal:chat"}).to_string();
     // The notification to the sender comes before its response.
-    let id = alice.client.send_request("sendMessage", json!({"message": message})).await;
+    let id = alice
+        .client
+        .send_request("sendMessage", json!({"message": message}))
+        .await;
     let first = alice.client.next_message().await;
     assert_eq!(first["method"], "sendMessage");
-    assert_eq!(first["params"], json!({"data": "hello", "type": "signal:chat", "from": alice.connection_id}));
-    assert_eq!(alice.client.response(id).await["result"]["sessionId"], alice.rpc_session_id.as_str());
+    assert_eq!(
+        first["params"],
+        json!({"data": "hello", "type": "signal:chat", "from": alice.connection_id})
+    );
+    assert_eq!(
+        alice.client.response(id).await["result"]["sessionId"],
+        alice.rpc_session_id.as_str()
+    );
     let at_bob = bob.client.expect("sendMessage").await;
     assert_eq!(at_bob["from"], alice.connection_id.as_str());
     assert_eq!(at_bob["data"], "hello");
@@ -110,8 +128,14 @@ async fn signal_to_an_unknown_recipient_is_601_and_nobody_receives_it() {
     let mut b = join(&server, &session, "B").await;
     a.client.expect("participantJoined").await;
     let message = json!({"to": [b.connection_id, "con_nobody1234"], "data": "x", "type": "signal:t"}).to_string();
-    assert_eq!(a.client.error_code("sendMessage", json!({"message": message})).await, 601);
-    assert_eq!(a.client.error_code("sendMessage", json!({"message": "not json"})).await, 600);
+    assert_eq!(
+        a.client.error_code("sendMessage", json!({"message": message})).await,
+        601
+    );
+    assert_eq!(
+        a.client.error_code("sendMessage", json!({"message": "not json"})).await,
+        600
+    );
     assert_eq!(a.client.error_code("sendMessage", json!({"message": 7})).await, -32602);
     b.client.expect_silence(Duration::from_millis(300)).await;
 }
@@ -123,7 +147,10 @@ async fn leave_room_notifies_the_others_and_the_last_leave_removes_the_session()
     let mut a = join(&server, &session, "A").await;
     let mut b = join(&server, &session, "B").await;
     a.client.expect("participantJoined").await;
-    assert_eq!(b.client.call("leaveRoom", json!({})).await.unwrap()["sessionId"], b.rpc_session_id.as_str());
+    assert_eq!(
+        b.client.call("leaveRoom", json!({})).await.unwrap()["sessionId"],
+        b.rpc_session_id.as_str()
+    );
     let left = a.client.expect("participantLeft").await;
     assert_eq!(left, json!({"connectionId": b.connection_id, "reason": "disconnect"}));
     // After leaving, session methods are refused again.
@@ -133,18 +160,32 @@ async fn leave_room_notifies_the_others_and_the_last_leave_removes_the_session()
 
     a.client.call("leaveRoom", json!({})).await.unwrap();
     let reply = rest(&server, hyper::Method::GET, "/sessions/leave-room", None).await;
-    assert_eq!(reply.status, 404, "the session is removed when its last participant leaves");
+    assert_eq!(
+        reply.status, 404,
+        "the session is removed when its last participant leaves"
+    );
 }
 
 #[tokio::test]
 async fn methods_before_join_are_803_and_unknown_methods_are_32601() {
     let server = start().await;
     let mut client = RpcClient::connect(&server).await;
-    for method in ["sendMessage", "leaveRoom", "forceDisconnect", "forceUnpublish", "publishVideo"] {
+    for method in [
+        "sendMessage",
+        "leaveRoom",
+        "forceDisconnect",
+        "forceUnpublish",
+        "publishVideo",
+    ] {
         assert_eq!(client.error_code(method, json!({})).await, 803, "{method}");
     }
     assert_eq!(client.error_code("noSuchMethod", json!({})).await, -32601);
-    assert_eq!(client.error_code("connect", json!({"sessionId": "unknown", "reconnect": true})).await, 40007);
+    assert_eq!(
+        client
+            .error_code("connect", json!({"sessionId": "unknown", "reconnect": true}))
+            .await,
+        40007
+    );
 }
 
 #[tokio::test]
@@ -152,7 +193,13 @@ async fn media_methods_get_a_clear_error() {
     let server = start().await;
     let session = server.create_session(None).unwrap();
     let mut a = join(&server, &session, "A").await;
-    for method in ["publishVideo", "receiveVideoFrom", "onIceCandidate", "prepareReceiveVideoFrom", "videoData"] {
+    for method in [
+        "publishVideo",
+        "receiveVideoFrom",
+        "onIceCandidate",
+        "prepareReceiveVideoFrom",
+        "videoData",
+    ] {
         let error = a.client.call(method, json!({})).await.expect_err("media is refused");
         assert_eq!(error["code"], 501, "{method}");
         assert!(error["message"].as_str().unwrap().contains("media is not supported"));
@@ -167,10 +214,27 @@ async fn join_errors_unknown_session_reused_token_and_bad_params() {
     let session = server.create_session(None).unwrap();
     let pending = server.create_connection(&session, Default::default()).unwrap();
     let mut client = RpcClient::connect(&server).await;
-    assert_eq!(client.join("ses_nope", &pending.token, "").await.unwrap_err()["code"], 202);
-    assert_eq!(client.join(&session, "ws://x?sessionId=y&token=tok_wrong", "").await.unwrap_err()["code"], 401);
-    assert_eq!(client.error_code("joinRoom", json!({"token": 5, "session": session})).await, -32602);
-    client.join(&session, &pending.token, "").await.expect("the token still works after the failures");
+    assert_eq!(
+        client.join("ses_nope", &pending.token, "").await.unwrap_err()["code"],
+        202
+    );
+    assert_eq!(
+        client
+            .join(&session, "ws://x?sessionId=y&token=tok_wrong", "")
+            .await
+            .unwrap_err()["code"],
+        401
+    );
+    assert_eq!(
+        client
+            .error_code("joinRoom", json!({"token": 5, "session": session}))
+            .await,
+        -32602
+    );
+    client
+        .join(&session, &pending.token, "")
+        .await
+        .expect("the token still works after the failures");
 
     let mut thief = RpcClient::connect(&server).await;
     let error = thief.join(&session, &pending.token, "").await.unwrap_err();
@@ -191,8 +255,13 @@ async fn malformed_frames_get_json_rpc_errors_and_change_nothing() {
     assert_eq!(reply["id"], serde_json::Value::Null);
     b.client.send_raw(r#"{"jsonrpc":"1.0","id":77,"method":"ping"}"#).await;
     let reply = b.client.next_message().await;
-    assert_eq!((reply["id"].clone(), reply["error"]["code"].clone()), (json!(77), json!(-32600)));
-    b.client.send_raw(r#"{"jsonrpc":"2.0","id":78,"method":"ping","params":[1]}"#).await;
+    assert_eq!(
+        (reply["id"].clone(), reply["error"]["code"].clone()),
+        (json!(77), json!(-32600))
+    );
+    b.client
+        .send_raw(r#"{"jsonrpc":"2.0","id":78,"method":"ping","params":[1]}"#)
+        .await;
     assert_eq!(b.client.next_message().await["error"]["code"], -32602);
     assert_eq!(b.client.error_code("ping", json!({"interval": "soon"})).await, -32602);
     assert_eq!(b.client.error_code("forceDisconnect", json!({})).await, 401);
@@ -212,14 +281,23 @@ async fn tokens_are_matched_by_their_token_value_whatever_the_host() {
 
     // Host, port, scheme and path rewritten (a fault proxy in front of the server): accepted.
     let pending = server.create_connection(&session, Default::default()).unwrap();
-    let rewritten = format!("wss://proxy.invalid:1/some/path?sessionId=any-host&token={}", secret_of(&pending.token));
+    let rewritten = format!(
+        "wss://proxy.invalid:1/some/path?sessionId=any-host&token={}",
+        secret_of(&pending.token)
+    );
     let mut client = RpcClient::connect(&server).await;
-    assert_eq!(client.join(&session, &rewritten, "").await.unwrap()["id"], pending.connection_id.as_str());
+    assert_eq!(
+        client.join(&session, &rewritten, "").await.unwrap()["id"],
+        pending.connection_id.as_str()
+    );
 
     // The bare tok_ value: accepted.
     let pending = server.create_connection(&session, Default::default()).unwrap();
     let mut bare = RpcClient::connect(&server).await;
-    assert_eq!(bare.join(&session, &secret_of(&pending.token), "").await.unwrap()["id"], pending.connection_id.as_str());
+    assert_eq!(
+        bare.join(&session, &secret_of(&pending.token), "").await.unwrap()["id"],
+        pending.connection_id.as_str()
+    );
 
     // A sessionId that does not match the token's session: refused, and the token stays unused.
     let pending = server.create_connection(&session, Default::default()).unwrap();
@@ -227,8 +305,15 @@ async fn tokens_are_matched_by_their_token_value_whatever_the_host() {
     let mismatched = format!("ws://127.0.0.1:1?sessionId={other}&token={}", secret_of(&pending.token));
     let mut wrong = RpcClient::connect(&server).await;
     assert_eq!(wrong.join(&session, &mismatched, "").await.unwrap_err()["code"], 401);
-    assert_eq!(wrong.join(&other, &mismatched, "").await.unwrap_err()["code"], 401, "not a token of that session");
-    assert_eq!(wrong.join(&session, &pending.token, "").await.unwrap()["id"], pending.connection_id.as_str());
+    assert_eq!(
+        wrong.join(&other, &mismatched, "").await.unwrap_err()["code"],
+        401,
+        "not a token of that session"
+    );
+    assert_eq!(
+        wrong.join(&session, &pending.token, "").await.unwrap()["id"],
+        pending.connection_id.as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +324,9 @@ async fn concurrent_joins_give_everyone_every_other_participant_exactly_once() {
     let mut tasks = Vec::new();
     for n in 0..MEMBERS {
         let (server, session) = (server.clone(), session.clone());
-        tasks.push(tokio::spawn(async move { join(&server, &session, &format!("m{n}")).await }));
+        tasks.push(tokio::spawn(
+            async move { join(&server, &session, &format!("m{n}")).await },
+        ));
     }
     let mut members = Vec::new();
     for task in tasks {
@@ -248,10 +335,19 @@ async fn concurrent_joins_give_everyone_every_other_participant_exactly_once() {
     let all: std::collections::BTreeSet<String> = members.iter().map(|m| m.connection_id.clone()).collect();
     assert_eq!(all.len(), MEMBERS);
     for member in &mut members {
-        let mut seen: Vec<String> =
-            member.result["value"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
+        let mut seen: Vec<String> = member.result["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
         while seen.len() < MEMBERS - 1 {
-            seen.push(member.client.expect("participantJoined").await["id"].as_str().unwrap().to_string());
+            seen.push(
+                member.client.expect("participantJoined").await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
         }
         let unique: std::collections::BTreeSet<String> = seen.iter().cloned().collect();
         assert_eq!(unique.len(), seen.len(), "nobody is announced twice");

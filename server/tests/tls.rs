@@ -32,13 +32,19 @@ fn client_tls() -> Arc<rustls::ClientConfig> {
 
 #[tokio::test]
 async fn wss_join_works_with_the_configured_certificate() {
-    let config = ServerConfig { tls_cert_pem: Some(CERT.to_vec()), tls_key_pem: Some(KEY.to_vec()), ..test_config() };
+    let config = ServerConfig {
+        tls_cert_pem: Some(CERT.to_vec()),
+        tls_key_pem: Some(KEY.to_vec()),
+        ..test_config()
+    };
     let server = EmbeddedServer::start(config).await.unwrap();
     assert!(server.http_url().starts_with("https://127.0.0.1:"));
     assert!(server.ws_url().starts_with("wss://127.0.0.1:"));
     let session = server.create_session(Some("secure")).unwrap();
     let pending = server.create_connection(&session, Default::default()).unwrap();
-    assert!(pending.token.starts_with(&format!("{}?sessionId=secure", server.ws_url())));
+    assert!(pending
+        .token
+        .starts_with(&format!("{}?sessionId=secure", server.ws_url())));
 
     let url = format!("{}/openvidu?sessionId=secure", server.ws_url());
     let (mut ws, _) = tokio::time::timeout(

@@ -16,7 +16,10 @@ const USER: &str = "OPENVIDUAPP";
 
 /// Rejects requests without valid credentials with 401.
 pub async fn require_basic_auth(State(hub): State<Arc<ServerState>>, request: Request, next: Next) -> Response {
-    let header_value = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header_value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     if header_value.is_some_and(|value| credentials_match(value, &hub.config.secret)) {
         next.run(request).await
     } else {
@@ -31,7 +34,10 @@ pub async fn require_basic_auth(State(hub): State<Arc<ServerState>>, request: Re
 
 /// True when `Authorization` carries `Basic base64(OPENVIDUAPP:secret)`.
 pub fn credentials_match(authorization: &str, secret: &str) -> bool {
-    let Some(encoded) = authorization.strip_prefix("Basic ").or_else(|| authorization.strip_prefix("basic ")) else {
+    let Some(encoded) = authorization
+        .strip_prefix("Basic ")
+        .or_else(|| authorization.strip_prefix("basic "))
+    else {
         return false;
     };
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {

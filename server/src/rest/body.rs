@@ -32,7 +32,6 @@ impl From<ServerError> for RestError {
             ServerError::SessionExists => StatusCode::CONFLICT,
             ServerError::UnknownRecipient(_) | ServerError::NoParticipants => StatusCode::NOT_ACCEPTABLE,
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ServerError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
         RestError(status, error.to_string())
     }
@@ -104,9 +103,10 @@ pub fn opt_string_list(map: &Map<String, Value>, key: &str) -> Result<Option<Vec
 /// An optional value restricted to a set of names.
 pub fn opt_enum(map: &Map<String, Value>, key: &str, allowed: &[&str]) -> Result<Option<String>, RestError> {
     match opt_string(map, key)? {
-        Some(v) if !allowed.contains(&v.as_str()) => {
-            Err(RestError::bad_request(format!("{key} must be one of {}", allowed.join(", "))))
-        }
+        Some(v) if !allowed.contains(&v.as_str()) => Err(RestError::bad_request(format!(
+            "{key} must be one of {}",
+            allowed.join(", ")
+        ))),
         other => Ok(other),
     }
 }
@@ -128,6 +128,9 @@ mod tests {
         assert!(object(b"[1]").is_err());
         assert!(object(b"{").is_err());
         assert_eq!(object(b"").unwrap(), Map::new());
-        assert_eq!(opt_object(&object(br#"{"o":{"k":1}}"#).unwrap(), "o").unwrap(), Some(json!({"k":1})));
+        assert_eq!(
+            opt_object(&object(br#"{"o":{"k":1}}"#).unwrap(), "o").unwrap(),
+            Some(json!({"k":1}))
+        );
     }
 }

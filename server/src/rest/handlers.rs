@@ -19,7 +19,9 @@ type Hub = State<Arc<ServerState>>;
 type RestResult = Result<Response, RestError>;
 
 fn wants_pending(query: &Option<String>) -> bool {
-    query.as_deref().is_some_and(|q| q.split('&').any(|pair| pair == "pendingConnections=true"))
+    query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "pendingConnections=true"))
 }
 
 /// A missing session is a 400 on connection sub-resources (OpenVidu behaviour).
@@ -27,9 +29,9 @@ fn session_for_subresource(hub: &ServerState, id: &str) -> Result<Arc<crate::ses
     admin::get_session(hub, id).map_err(|_| RestError::bad_request(format!("session {id} not found")))
 }
 
-/// `POST /sessions`.
-pub async fn create_session(State(hub): Hub, payload: Bytes) -> RestResult {
-    let map = body::object(&payload)?;
+/// Synchronous core of `POST /sessions`.
+pub(crate) fn create_session_sync(hub: &ServerState, payload: &[u8]) -> RestResult {
+    let map = body::object(payload)?;
     let request = SessionRequest {
         custom_session_id: body::opt_string(&map, "customSessionId")?,
         media_mode: body::opt_enum(&map, "mediaMode", &["ROUTED", "RELAYED"])?,
@@ -38,14 +40,22 @@ pub async fn create_session(State(hub): Hub, payload: Bytes) -> RestResult {
         forced_video_codec: body::opt_string(&map, "forcedVideoCodec")?,
         allow_transcoding: body::opt_bool(&map, "allowTranscoding")?,
     };
-    let session = admin::create_session(&hub, request)?;
+    let session = admin::create_session(hub, request)?;
     Ok(Json(json::session(&session, false)).into_response())
+}
+
+/// `POST /sessions`.
+pub async fn create_session(State(hub): Hub, payload: Bytes) -> RestResult {
+    create_session_sync(&hub, &payload)
 }
 
 /// `GET /sessions`.
 pub async fn list_sessions(State(hub): Hub, RawQuery(query): RawQuery) -> RestResult {
     let pending = wants_pending(&query);
-    let content: Vec<Value> = admin::list_sessions(&hub).iter().map(|s| json::session(s, pending)).collect();
+    let content: Vec<Value> = admin::list_sessions(&hub)
+        .iter()
+        .map(|s| json::session(s, pending))
+        .collect();
     Ok(Json(json!({"numberOfElements": content.len(), "content": content})).into_response())
 }
 
@@ -75,17 +85,24 @@ fn connection_request(map: &serde_json::Map<String, Value>) -> Result<Connection
     })
 }
 
+/// Synchronous core of `POST /sessions/{id}/connection`.
+pub(crate) fn create_connection_sync(hub: &ServerState, id: &str, payload: &[u8]) -> RestResult {
+    let request = connection_request(&body::object(payload)?)?;
+    let (_, entry) = admin::create_connection(hub, id, request)?;
+    Ok(Json(json::pending_connection(id, &entry)).into_response())
+}
+
 /// `POST /sessions/{id}/connection`.
 pub async fn create_connection(State(hub): Hub, Path(id): Path<String>, payload: Bytes) -> RestResult {
-    let request = connection_request(&body::object(&payload)?)?;
-    let (_, entry) = admin::create_connection(&hub, &id, request)?;
-    Ok(Json(json::pending_connection(&id, &entry)).into_response())
+    create_connection_sync(&hub, &id, &payload)
 }
 
 /// `GET /sessions/{id}/connection`: active then pending connections (`?pendingConnections=false`: active only).
 pub async fn list_connections(State(hub): Hub, Path(id): Path<String>, RawQuery(query): RawQuery) -> RestResult {
     let session = session_for_subresource(&hub, &id)?;
-    let active_only = query.as_deref().is_some_and(|q| q.split('&').any(|pair| pair == "pendingConnections=false"));
+    let active_only = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "pendingConnections=false"));
     let mut full = json::session(&session, !active_only);
     let content = full["connections"]["content"].take();
     let count = content.as_array().map_or(0, Vec::len);
@@ -112,12 +129,17 @@ pub async fn update_connection(
     Path((id, connection_id)): Path<(String, String)>,
     payload: Bytes,
 ) -> RestResult {
-    let map = body::object(&payload)?;
+    update_connection_sync(&hub, &id, &connection_id, &payload)
+}
+
+/// Synchronous core of `PATCH /sessions/{id}/connection/{connectionId}`.
+pub(crate) fn update_connection_sync(hub: &ServerState, id: &str, connection_id: &str, payload: &[u8]) -> RestResult {
+    let map = body::object(payload)?;
     let role = body::opt_role(&map, "role")?;
     let record = body::opt_bool(&map, "record")?;
-    let session = session_for_subresource(&hub, &id)?;
-    admin::update_connection(&hub, &id, &connection_id, role, record)?;
-    let found = json::find_connection(&session, &connection_id).ok_or(ServerError::ConnectionNotFound)?;
+    let session = session_for_subresource(hub, id)?;
+    admin::update_connection(hub, id, connection_id, role, record)?;
+    let found = json::find_connection(&session, connection_id).ok_or(ServerError::ConnectionNotFound)?;
     Ok(Json(found).into_response())
 }
 
@@ -128,12 +150,12 @@ pub async fn unpublish_stream(State(hub): Hub, Path((id, stream_id)): Path<(Stri
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /tokens` (deprecated API).
-pub async fn create_token(State(hub): Hub, payload: Bytes) -> RestResult {
-    let map = body::object(&payload)?;
+/// Synchronous core of `POST /tokens` (deprecated API).
+pub(crate) fn create_token_sync(hub: &ServerState, payload: &[u8]) -> RestResult {
+    let map = body::object(payload)?;
     let session_id = body::opt_string(&map, "session")?.ok_or_else(|| RestError::bad_request("session is required"))?;
     let request = connection_request(&map)?;
-    let (pending, entry) = admin::create_connection(&hub, &session_id, request)?;
+    let (pending, entry) = admin::create_connection(hub, &session_id, request)?;
     Ok(Json(json!({
         "id": pending.token,
         "object": "token",
@@ -148,14 +170,24 @@ pub async fn create_token(State(hub): Hub, payload: Bytes) -> RestResult {
     .into_response())
 }
 
-/// `POST /signal`.
-pub async fn send_signal(State(hub): Hub, payload: Bytes) -> RestResult {
-    let map = body::object(&payload)?;
+/// `POST /tokens` (deprecated API).
+pub async fn create_token(State(hub): Hub, payload: Bytes) -> RestResult {
+    create_token_sync(&hub, &payload)
+}
+
+/// Synchronous core of `POST /signal`.
+pub(crate) fn send_signal_sync(hub: &ServerState, payload: &[u8]) -> RestResult {
+    let map = body::object(payload)?;
     let session_id = body::opt_string(&map, "session")?.ok_or_else(|| RestError::bad_request("session is required"))?;
     let to = body::opt_string_list(&map, "to")?;
     let signal_type = body::opt_string(&map, "type")?;
     let data = body::opt_string(&map, "data")?.unwrap_or_default();
-    admin::send_signal(&hub, &session_id, to.as_deref(), signal_type.as_deref(), &data)?;
+    admin::send_signal(hub, &session_id, to.as_deref(), signal_type.as_deref(), &data)?;
     tracing::debug!(session = %session_id, "signal sent by REST ({} bytes)", data.len());
     Ok(StatusCode::OK.into_response())
+}
+
+/// `POST /signal`.
+pub async fn send_signal(State(hub): Hub, payload: Bytes) -> RestResult {
+    send_signal_sync(&hub, &payload)
 }

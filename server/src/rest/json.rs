@@ -97,5 +97,9 @@ pub fn find_connection(s: &Session, connection_id: &str) -> Option<Value> {
     if let Some(p) = snapshot.participants.iter().find(|p| p.connection_id == connection_id) {
         return Some(active_connection(p));
     }
-    snapshot.pending.iter().find(|e| e.connection_id == connection_id).map(|e| pending_connection(&s.id, e))
+    snapshot
+        .pending
+        .iter()
+        .find(|e| e.connection_id == connection_id)
+        .map(|e| pending_connection(&s.id, e))
 }

@@ -32,7 +32,13 @@ const MEDIA_METHODS: &[&str] = &[
 ];
 
 /// Methods that need a joined participant.
-const SESSION_METHODS: &[&str] = &["leaveRoom", "sendMessage", "forceDisconnect", "forceUnpublish", "unpublishVideo"];
+const SESSION_METHODS: &[&str] = &[
+    "leaveRoom",
+    "sendMessage",
+    "forceDisconnect",
+    "forceUnpublish",
+    "unpublishVideo",
+];
 
 /// What a handler produced: a result to send, or nothing because it already answered in order.
 enum Outcome {
@@ -101,8 +107,12 @@ impl Connection {
 
     /// The socket is gone: a joined participant enters the resume grace.
     pub fn socket_gone(&mut self) {
-        let Some(participant) = self.participant.take() else { return };
-        let Some(generation) = participant.detach(self.link.id()) else { return };
+        let Some(participant) = self.participant.take() else {
+            return;
+        };
+        let Some(generation) = participant.detach(self.link.id()) else {
+            return;
+        };
         tracing::info!(session = %participant.session_id, connection = %participant.connection_id,
             "socket lost: waiting for resume");
         let hub = self.hub.clone();
@@ -153,10 +163,16 @@ impl Connection {
         }
         let known = SESSION_METHODS.contains(&method) || MEDIA_METHODS.contains(&method);
         if !known {
-            return Err(RpcError::new(codes::METHOD_NOT_FOUND, format!("method not found: {method}")));
+            return Err(RpcError::new(
+                codes::METHOD_NOT_FOUND,
+                format!("method not found: {method}"),
+            ));
         }
         let Some(me) = self.live_participant() else {
-            return Err(RpcError::new(codes::NOT_JOINED, "not joined to a session: call joinRoom first"));
+            return Err(RpcError::new(
+                codes::NOT_JOINED,
+                "not joined to a session: call joinRoom first",
+            ));
         };
         match method {
             "leaveRoom" => self.leave(id, &me),
@@ -167,7 +183,10 @@ impl Connection {
                 string_param(params, "streamId")?;
                 Err(RpcError::new(codes::STREAM_NOT_FOUND, "no such stream"))
             }
-            "unpublishVideo" => Err(RpcError::new(codes::STREAM_NOT_FOUND, "no such stream: nothing is published")),
+            "unpublishVideo" => Err(RpcError::new(
+                codes::STREAM_NOT_FOUND,
+                "no such stream: nothing is published",
+            )),
             _ => Err(RpcError::new(
                 codes::MEDIA_NOT_SUPPORTED,
                 format!("{method}: media is not supported by this server (signaling only)"),
@@ -190,7 +209,9 @@ impl Connection {
         match params.get("interval") {
             None | Some(Value::Null) => {}
             Some(value) => {
-                let millis = value.as_u64().ok_or_else(|| RpcError::invalid_params("interval must be a number"))?;
+                let millis = value
+                    .as_u64()
+                    .ok_or_else(|| RpcError::invalid_params("interval must be a number"))?;
                 if millis > 0 {
                     self.ping_interval = Some(Duration::from_millis(millis));
                 }
@@ -209,10 +230,16 @@ impl Connection {
         let client_data = optional_string_param(params, "metadata")?;
         let platform = optional_string_param(params, "platform")?;
         if self.live_participant().is_some() {
-            return Err(RpcError::new(codes::INVALID_REQUEST, "this socket already joined a session"));
+            return Err(RpcError::new(
+                codes::INVALID_REQUEST,
+                "this socket already joined a session",
+            ));
         }
         let Some(session) = self.hub.session(session_id) else {
-            return Err(RpcError::new(codes::SESSION_NOT_FOUND, format!("session {session_id} not found")));
+            return Err(RpcError::new(
+                codes::SESSION_NOT_FOUND,
+                format!("session {session_id} not found"),
+            ));
         };
         let rpc_id = self.current_rpc_id();
         let participant = session.join(
@@ -236,7 +263,14 @@ impl Connection {
         let frame = rpc::response(id, json!({}), Some(&self.current_rpc_id()));
         let session = self.hub.session(&me.session_id).ok_or_else(not_joined)?;
         session
-            .leave(&self.hub, &me.connection_id, Some(Reply { socket: &self.link, frame }))
+            .leave(
+                &self.hub,
+                &me.connection_id,
+                Some(Reply {
+                    socket: &self.link,
+                    frame,
+                }),
+            )
             .map_err(|_| not_joined())?;
         self.participant = None;
         self.close_by(Instant::now() + self.hub.config.close_grace);
@@ -255,7 +289,10 @@ impl Connection {
                 signal.to.as_deref(),
                 &signal.signal_type,
                 &signal.data,
-                Some(Reply { socket: &self.link, frame }),
+                Some(Reply {
+                    socket: &self.link,
+                    frame,
+                }),
             )
             .map_err(|error| match error {
                 ServerError::UnknownRecipient(who) => {
@@ -272,7 +309,15 @@ impl Connection {
         let frame = rpc::response(id, json!({}), Some(&self.current_rpc_id()));
         let session = self.hub.session(&me.session_id).ok_or_else(not_joined)?;
         session
-            .evict(&self.hub, target, LeaveReason::ForceDisconnectByUser, Some(Reply { socket: &self.link, frame }))
+            .evict(
+                &self.hub,
+                target,
+                LeaveReason::ForceDisconnectByUser,
+                Some(Reply {
+                    socket: &self.link,
+                    frame,
+                }),
+            )
             .map_err(|_| RpcError::new(codes::CONNECTION_NOT_FOUND, format!("connection {target} not found")))?;
         Ok(Outcome::Answered)
     }
@@ -282,16 +327,28 @@ impl Connection {
         // Extension: how many notifications the client received on this RPC session (replay the rest).
         let received = match params.get("received") {
             None | Some(Value::Null) => None,
-            Some(value) => Some(value.as_u64().ok_or_else(|| RpcError::invalid_params("received must be a count"))?),
+            Some(value) => Some(
+                value
+                    .as_u64()
+                    .ok_or_else(|| RpcError::invalid_params("received must be a count"))?,
+            ),
         };
         if let Some(me) = self.live_participant() {
             if me.rpc_session_id == wanted {
                 return Ok(Outcome::Result(json!({"value": "reconnection successful"})));
             }
-            return Err(RpcError::new(codes::INVALID_REQUEST, "this socket already belongs to another participant"));
+            return Err(RpcError::new(
+                codes::INVALID_REQUEST,
+                "this socket already belongs to another participant",
+            ));
         }
         let reconnection_error = || RpcError::new(codes::RECONNECTION_ERROR, "reconnection error");
-        let participant = self.hub.rpc_sessions.get(wanted).map(|p| p.value().clone()).ok_or_else(reconnection_error)?;
+        let participant = self
+            .hub
+            .rpc_sessions
+            .get(wanted)
+            .map(|p| p.value().clone())
+            .ok_or_else(reconnection_error)?;
         let frame = rpc::response(id, json!({"value": "reconnection successful"}), Some(wanted));
         match participant.resume(self.link.clone(), frame, received) {
             None => Err(reconnection_error()),
@@ -301,7 +358,8 @@ impl Connection {
                 self.participant = Some(participant.clone());
                 self.close_deadline = None;
                 if delivery == Delivery::Overflow {
-                    self.hub.evict_overflowed(&participant.session_id, vec![participant.connection_id.clone()]);
+                    self.hub
+                        .evict_overflowed(&participant.session_id, vec![participant.connection_id.clone()]);
                 }
                 Ok(Outcome::Answered)
             }
@@ -326,7 +384,11 @@ fn parse_signal(message: &str) -> Result<Signal, RpcError> {
         Some(Value::Array(items)) => Some(
             items
                 .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| unparsable("`to` must hold strings")))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| unparsable("`to` must hold strings"))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Some(_) => return Err(unparsable("`to` must be an array")),
@@ -358,7 +420,10 @@ fn require_moderator(me: &Participant) -> Result<(), RpcError> {
 }
 
 fn string_param<'a>(params: &'a Map<String, Value>, name: &str) -> Result<&'a str, RpcError> {
-    params.get(name).and_then(Value::as_str).ok_or_else(|| RpcError::invalid_params(&format!("{name} must be a string")))
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params(&format!("{name} must be a string")))
 }
 
 fn optional_string_param(params: &Map<String, Value>, name: &str) -> Result<String, RpcError> {
@@ -381,7 +446,13 @@ mod tests {
         let s = parse_signal("{}").unwrap();
         assert!(s.to.is_none());
         assert_eq!(s.signal_type, "signal:signal");
-        assert_eq!(parse_signal("nope").err().map(|e| e.code), Some(codes::MESSAGE_UNPARSABLE));
-        assert_eq!(parse_signal(r#"{"to":[1]}"#).err().map(|e| e.code), Some(codes::MESSAGE_UNPARSABLE));
+        assert_eq!(
+            parse_signal("nope").err().map(|e| e.code),
+            Some(codes::MESSAGE_UNPARSABLE)
+        );
+        assert_eq!(
+            parse_signal(r#"{"to":[1]}"#).err().map(|e| e.code),
+            Some(codes::MESSAGE_UNPARSABLE)
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The `/openvidu` WebSocket endpoint: upgrade with deliberate buffer sizes, then one task per socket.
 
-mod methods;
+pub(crate) mod methods;
 mod socket;
 
 use std::net::SocketAddr;
@@ -23,7 +23,9 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let config = &hub.config;
-    let ip = peer.map(|Extension(PeerAddr(addr))| addr.ip().to_string()).unwrap_or_default();
+    let ip = peer
+        .map(|Extension(PeerAddr(addr))| addr.ip().to_string())
+        .unwrap_or_default();
     ws.read_buffer_size(config.ws_read_buffer_bytes)
         .write_buffer_size(config.ws_write_buffer_bytes)
         .max_message_size(config.max_ws_message_bytes)

@@ -82,5 +82,8 @@ pub async fn run(hub: Arc<ServerState>, socket: WebSocket, ip: String) {
 }
 
 fn is_too_big(error: axum::Error) -> bool {
-    matches!(error.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
+    matches!(
+        error.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }

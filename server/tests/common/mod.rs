@@ -65,7 +65,11 @@ impl RpcClient {
             .await
             .expect("connect in time")
             .expect("websocket connects");
-        RpcClient { ws, next_id: 0, pending: VecDeque::new() }
+        RpcClient {
+            ws,
+            next_id: 0,
+            pending: VecDeque::new(),
+        }
     }
 
     /// Sends a raw text frame.
@@ -141,7 +145,10 @@ impl RpcClient {
             None => self.next_message().await,
         };
         assert!(message.get("id").is_none(), "expected a notification, got {message}");
-        (message["method"].as_str().expect("method").to_string(), message["params"].clone())
+        (
+            message["method"].as_str().expect("method").to_string(),
+            message["params"].clone(),
+        )
     }
 
     /// Next notification, which must be `method`; returns its params.
@@ -162,12 +169,16 @@ impl RpcClient {
     /// Reads until the socket ends; reports how.
     pub async fn ended(&mut self) -> Ended {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("socket ends in time") {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("socket ends in time")
+            {
                 None => return Ended::Dropped,
                 Some(Err(_)) => return Ended::Dropped,
                 Some(Ok(Message::Close(frame))) => return Ended::Closed(frame.map(|f| u16::from(f.code))),
                 Some(Ok(Message::Text(text))) => {
-                    self.pending.push_back(serde_json::from_str(text.as_str()).expect("JSON"));
+                    self.pending
+                        .push_back(serde_json::from_str(text.as_str()).expect("JSON"));
                 }
                 Some(Ok(_)) => {}
             }
@@ -205,7 +216,10 @@ impl RpcClient {
 
     /// Closes the socket like the browser's resume does (code 4104).
     pub async fn close_with(mut self, code: u16) {
-        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame { code: CloseCode::from(code), reason: "".into() };
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: CloseCode::from(code),
+            reason: "".into(),
+        };
         let _ = self.ws.close(Some(frame)).await;
     }
 }
@@ -221,11 +235,20 @@ pub struct Joined {
 /// Creates a token with `role` and joins with it.
 pub async fn join_as(server: &EmbeddedServer, session_id: &str, role: Role, metadata: &str) -> Joined {
     let pending = server
-        .create_connection(session_id, ConnectionOptions { role, data: String::new() })
+        .create_connection(
+            session_id,
+            ConnectionOptions {
+                role,
+                data: String::new(),
+            },
+        )
         .expect("connection created");
     let mut client = RpcClient::connect(server).await;
     client.ping(Some(5000)).await;
-    let result = client.join(session_id, &pending.token, metadata).await.expect("join succeeds");
+    let result = client
+        .join(session_id, &pending.token, metadata)
+        .await
+        .expect("join succeeds");
     assert_eq!(result["id"], pending.connection_id);
     Joined {
         connection_id: pending.connection_id,
@@ -269,12 +292,19 @@ pub async fn rest_with_auth(
         request = request.header("Authorization", format!("Basic {credentials}"));
     }
     // openvidu-node-client sends GET/DELETE as form-urlencoded with no body.
-    let content_type = if body.is_some() { "application/json" } else { "application/x-www-form-urlencoded" };
+    let content_type = if body.is_some() {
+        "application/json"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
     let request = request
         .header("Content-Type", content_type)
         .body(Full::new(bytes::Bytes::from(body.unwrap_or("").to_string())))
         .expect("request");
-    let response = tokio::time::timeout(WAIT, client.request(request)).await.expect("REST in time").expect("REST call");
+    let response = tokio::time::timeout(WAIT, client.request(request))
+        .await
+        .expect("REST in time")
+        .expect("REST call");
     let status = response.status();
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     let text = String::from_utf8_lossy(&bytes).to_string();
