@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==== %s ====\n' "$*"; }
 
+# A suite that dies half-way must not leave a server of this checkout behind (it would hold CI's output open).
+cleanup() { pkill -f "^$PWD/target/[a-z]+/otc-server" 2>/dev/null || true; }
+trap cleanup EXIT
+
 install_system_packages() {
   local missing=()
   command -v mcs >/dev/null 2>&1 || missing+=(mono-mcs)
