@@ -6,3 +6,5 @@
 
 pub mod client;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;

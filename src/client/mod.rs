@@ -7,20 +7,20 @@
 //! `resume` (network-loss recovery), `session` (the handle).
 
 mod actor;
-mod jsonrpc;
+pub(crate) mod jsonrpc;
 mod live;
-mod notify;
+pub(crate) mod notify;
 mod resume;
 mod roster;
 mod runtime;
 mod session;
-mod shared;
+pub(crate) mod shared;
 mod signal;
 mod tls;
-mod token;
+pub(crate) mod token;
 mod transport;
 mod types;
-mod wire;
+pub(crate) mod wire;
 
 pub use session::{EventReceiver, Session};
 pub use types::*;
