@@ -579,3 +579,28 @@ async fn a_server_that_is_not_a_websocket_endpoint_is_connection_failed() {
     }
     assert_eq!(session.state(), SessionState::Idle);
 }
+
+#[tokio::test]
+async fn an_oversized_server_message_is_refused_as_a_lost_link_not_buffered() {
+    let server = ScriptedServer::start().await;
+    // Keepalive far out of reach, so only the size limit can end the link here.
+    let quiet = Settings { ping_interval: Duration::from_secs(600), ping_timeout: Duration::from_secs(600), ..settings() };
+    let (session, mut rx, mut peer) = connected(&server, quiet, "PUBLISHER", json!([])).await;
+    // A hostile server: one notification of 5 MiB, over the client's 4 MiB inbound limit.
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","method":"sendMessage","params":{{"type":"signal:x","data":"{}"}}}}"#,
+        "x".repeat(5 << 20)
+    );
+    // The client drops the link while the frame is still arriving: the write may block or fail, so it
+    // runs on its own task.
+    let writer = tokio::spawn(async move {
+        let _ = peer.try_send_text(huge).await;
+        peer
+    });
+    match next_event(&mut rx).await {
+        Event::ReconnectionStarted => {}
+        other => panic!("the oversized message must end the link, not be delivered: got {:.80}", format!("{other:?}")),
+    }
+    assert_eq!(session.state(), SessionState::Reconnecting, "the session survives and tries to resume");
+    writer.abort();
+}

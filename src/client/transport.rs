@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Duration};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
@@ -114,6 +114,21 @@ fn handshake_error(e: tungstenite::Error) -> ClientError {
     ClientError::new(ErrorCode::ConnectionFailed, message)
 }
 
+/// The largest message (and frame) the client accepts. Server frames are small JSON-RPC objects (a signal
+/// carries at most 8 KiB of data; a 10k-member `joinRoom` answer is about 1 MiB), so anything larger is
+/// a broken or hostile server: the read fails and the link counts as lost instead of buffering up to
+/// the WebSocket library's default of 64 MiB.
+pub(crate) const MAX_INBOUND_MESSAGE_BYTES: usize = 4 << 20;
+
+/// Buffers sized for one signaling socket: small frames, low volume.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 << 10)
+        .write_buffer_size(16 << 10)
+        .max_message_size(Some(MAX_INBOUND_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_INBOUND_MESSAGE_BYTES))
+}
+
 /// Opens the WebSocket of `token` (`/openvidu?sessionId=..`, plus `&reconnect=true` when
 /// `reconnect`). `tls` is required for `wss://` tokens. The caller bounds the time it takes.
 pub(crate) async fn dial(token: &TokenUrl, reconnect: bool, tls: Option<Arc<ClientConfig>>) -> Result<Link, ClientError> {
@@ -129,7 +144,7 @@ pub(crate) async fn dial(token: &TokenUrl, reconnect: bool, tls: Option<Arc<Clie
     };
     let url = token.endpoint(reconnect);
     log::debug!("dialing {url}");
-    let (socket, _response) = tokio_tungstenite::client_async_tls_with_config(url, tcp, None, Some(connector))
+    let (socket, _response) = tokio_tungstenite::client_async_tls_with_config(url, tcp, Some(socket_config()), Some(connector))
         .await
         .map_err(handshake_error)?;
     let (sink, reader) = socket.split();

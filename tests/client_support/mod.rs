@@ -140,6 +140,11 @@ impl Peer {
         self.ws.send(Message::text(text)).await.unwrap();
     }
 
+    /// Sends a raw text frame that the client may refuse half-way (the write error is returned).
+    pub async fn try_send_text(&mut self, text: String) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::text(text)).await
+    }
+
     /// Answers request `id` with `result`.
     pub async fn reply(&mut self, id: &Value, result: Value) {
         self.send(json!({"id": id, "result": result, "jsonrpc": "2.0"})).await;
