@@ -1,4 +1,4 @@
-//! Command line: `otc-bench --quick|--full [--out FILE] [--only S1,S3] [--runs N] [--no-peer]`
+//! Command line: `otc-bench --quick|--full [--out FILE] [--only S1,S3] [--runs N] [--no-peer] [--no-floor]`
 //! and the internal `otc-bench worker ...` mode.
 
 use std::net::SocketAddr;
@@ -29,6 +29,8 @@ pub struct Options {
     pub runs: usize,
     /// Skip the Socket.IO peer.
     pub no_peer: bool,
+    /// Skip the floor baseline.
+    pub no_floor: bool,
 }
 
 impl Options {
@@ -48,7 +50,7 @@ pub enum Invocation {
 }
 
 /// Usage text.
-pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S6] [--runs N] [--no-peer]";
+pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S6] [--runs N] [--no-peer] [--no-floor]";
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Invocation, String> {
@@ -56,7 +58,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         return parse_worker(&args[1..]).map(Invocation::Worker);
     }
     let mut mode = None;
-    let mut options = Options { mode: Mode::Quick, out: None, only: Vec::new(), runs: 0, no_peer: false };
+    let mut options = Options { mode: Mode::Quick, out: None, only: Vec::new(), runs: 0, no_peer: false, no_floor: false };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
@@ -67,6 +69,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             "--only" => options.only = value()?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
             "--runs" => options.runs = value()?.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("--runs needs a positive whole number\n{USAGE}"))?,
             "--no-peer" => options.no_peer = true,
+            "--no-floor" => options.no_floor = true,
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -76,7 +79,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         options.runs = if options.mode == Mode::Full { 3 } else { 1 };
     }
     if let Some(unknown) = options.only.iter().find(|s| !["S1", "S2", "S3", "S4", "S6"].contains(&s.to_uppercase().as_str())) {
-        return Err(format!("--only: unknown scenario {unknown:?} (S1, S2, S3, S4, S6)"));
+        return Err(format!("--only: unknown scenario {unknown:?} (S1, S2, S3, S4, S6)\n{USAGE}"));
     }
     Ok(Invocation::Bench(options))
 }

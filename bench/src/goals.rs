@@ -23,7 +23,7 @@ pub fn goal_for(id: &str, size: usize, figure: &str, within_grace: bool) -> Opti
         ("S3", 1000, "deliveries/s") => goal(AtLeast(600_000.0), Some(AtLeast(2_000_000.0))),
         ("S3", 1000, "p99 publish-to-receive (ms)") => goal(AtMost(20.0), None),
         ("S4", _, "client detection p99 (s)") | ("S4", _, "server detection p99 (s)") => goal(AtMost(5.0), Some(AtMost(2.0))),
-        ("S4", _, "resume p99 (ms)") => goal(AtMost(1000.0), Some(AtMost(300.0))),
+        ("S4", _, "resume p99 (ms)") if within_grace => goal(AtMost(1000.0), Some(AtMost(300.0))),
         ("S4", _, "presence flaps seen by others") | ("S4", _, "signals lost by resumed clients") if within_grace => goal(AtMost(0.0), None),
         ("S6", _, "roster entries applied/s (connect to last event)") => goal(AtLeast(1e6), Some(AtLeast(5e6))),
         ("S6", 10_000, "roster() snapshot (ms)") => goal(AtMost(20.0), Some(AtMost(5.0))),

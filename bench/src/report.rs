@@ -99,6 +99,7 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
     let runs = options.runs;
     let mut groups = Vec::new();
     let peer = !options.no_peer;
+    let floor = !options.no_floor;
     if options.wants("S1") {
         for &n in &plan.join_storms {
             let label = format!("S1 N={n}");
@@ -106,9 +107,14 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
             let t = Instant::now();
             let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| join_storm::run(t, n).await).await;
             progress(&label, "otc-server", t, &ours);
-            let t = Instant::now();
-            let floor = on_fresh_servers(ServerKind::Floor, placement, runs, async |t| join_storm::run(t, n).await).await;
-            progress(&label, "floor", t, &floor);
+            let floor = if floor {
+                let t = Instant::now();
+                let outcome = on_fresh_servers(ServerKind::Floor, placement, runs, async |t| join_storm::run(t, n).await).await;
+                progress(&label, "floor", t, &outcome);
+                Some(outcome)
+            } else {
+                None
+            };
             let peer = if peer && plan.peer_join_storms.contains(&n) {
                 let t = Instant::now();
                 let outcome = repeated(runs, async || socketio::join_storm(n, placement).await).await;
@@ -117,7 +123,7 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
             } else {
                 None
             };
-            groups.push(Group { id: "S1", label, size: n, within_grace: true, ours, floor: Some(floor), peer });
+            groups.push(Group { id: "S1", label, size: n, within_grace: true, ours, floor, peer });
         }
     }
     if options.wants("S2") {
@@ -128,10 +134,15 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
         let t = Instant::now();
         let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| idle::run(t, load).await).await;
         progress(&label, "otc-server", t, &ours);
-        let t = Instant::now();
-        let floor = on_fresh_servers(ServerKind::Floor, placement, runs, async |t| idle::run(t, load).await).await;
-        progress(&label, "floor", t, &floor);
-        groups.push(Group { id: "S2", label, size: total, within_grace: true, ours, floor: Some(floor), peer: None });
+        let floor = if floor {
+            let t = Instant::now();
+            let outcome = on_fresh_servers(ServerKind::Floor, placement, runs, async |t| idle::run(t, load).await).await;
+            progress(&label, "floor", t, &outcome);
+            Some(outcome)
+        } else {
+            None
+        };
+        groups.push(Group { id: "S2", label, size: total, within_grace: true, ours, floor, peer: None });
     }
     if options.wants("S3") {
         for &load in &plan.fan_outs {
@@ -140,9 +151,14 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
             let t = Instant::now();
             let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| fanout::run(t, load).await).await;
             progress(&label, "otc-server", t, &ours);
-            let t = Instant::now();
-            let floor = on_fresh_servers(ServerKind::Floor, placement, runs, async |t| fanout::run(t, load).await).await;
-            progress(&label, "floor", t, &floor);
+            let floor = if floor {
+                let t = Instant::now();
+                let outcome = on_fresh_servers(ServerKind::Floor, placement, runs, async |t| fanout::run(t, load).await).await;
+                progress(&label, "floor", t, &outcome);
+                Some(outcome)
+            } else {
+                None
+            };
             let peer = if peer && plan.peer_fan_outs.iter().any(|p| p.members == load.members) {
                 let t = Instant::now();
                 let outcome = repeated(runs, async || socketio::fan_out(load, placement).await).await;
@@ -151,7 +167,7 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
             } else {
                 None
             };
-            groups.push(Group { id: "S3", label, size: load.members, within_grace: true, ours, floor: Some(floor), peer });
+            groups.push(Group { id: "S3", label, size: load.members, within_grace: true, ours, floor, peer });
         }
     }
     if options.wants("S4") {
@@ -196,16 +212,18 @@ fn tabulate(groups: &[Group]) -> (Vec<Row>, Vec<String>) {
         let ours = ok(&Some(group.ours.clone()), "otc-server", &mut failures);
         let floor = ok(&group.floor, "floor", &mut failures);
         let peer = ok(&group.peer, "socket.io", &mut failures);
-        let Some(ours) = ours else { continue };
-        for f in &ours {
+        // Row names from ours, or from a baseline when ours failed (its cells then show "-").
+        let Some(names) = ours.as_ref().or(floor.as_ref()).or(peer.as_ref()) else { continue };
+        for f in names {
             let find = |set: &Option<Figures>| set.as_ref().and_then(|s| s.iter().find(|g| g.name == f.name).map(|g| g.value));
-            if f.name == "ordering violations" && f.value > 0.0 {
+            let ours_value = find(&ours);
+            if f.name == "ordering violations" && ours_value.is_some_and(|v| v > 0.0) {
                 failures.push(format!("{}: {} ordering violations", group.label, f.value));
             }
             rows.push(Row {
                 scenario: group.label.clone(),
                 figure: f.name.clone(),
-                ours: Some(f.value),
+                ours: ours_value,
                 floor: find(&floor),
                 peer: find(&peer),
                 goal: goal_for(group.id, group.size, &f.name, group.within_grace),

@@ -111,9 +111,7 @@ impl Row {
 /// Formats a number with a precision that suits its size.
 pub fn number(value: f64) -> String {
     let magnitude = value.abs();
-    if value == value.trunc() && magnitude < 1e15 {
-        format!("{value:.0}")
-    } else if magnitude >= 100.0 {
+    if (value == value.trunc() && magnitude < 1e15) || magnitude >= 100.0 {
         format!("{value:.0}")
     } else if magnitude >= 1.0 {
         format!("{value:.2}")

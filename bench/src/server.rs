@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -36,7 +37,8 @@ impl ServerKind {
 /// REST secret given to otc-server.
 pub const SECRET: &str = "bench-secret";
 
-/// A running server process; killed when dropped.
+/// A running server process; killed when dropped. Its stderr goes to a log file in the temp
+/// directory, filtered by `RUST_LOG` = `$OTC_BENCH_SERVER_LOG` (default `warn`).
 pub struct ServerProcess {
     child: Child,
     /// Process id (for /proc readings).
@@ -93,12 +95,14 @@ impl ServerProcess {
             }
             None => Command::new(&path),
         };
-        let log = std::env::temp_dir().join(format!("otc-bench-{}-{}.log", kind.label(), std::process::id()));
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
+        let start = STARTS.fetch_add(1, Ordering::Relaxed);
+        let log = std::env::temp_dir().join(format!("otc-bench-{}-{}-{start}.log", kind.label(), std::process::id()));
         let log_file = std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
         command
             .args(&args)
             .env("OPENVIDU_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("OTC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))

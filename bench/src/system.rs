@@ -14,7 +14,7 @@ pub fn raise_open_file_limit() -> Result<u64, String> {
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
         return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
     }
-    Ok(limit.rlim_cur as u64)
+    Ok(limit.rlim_cur)
 }
 
 /// Number of CPUs this process may run on.

@@ -126,12 +126,13 @@ pub async fn run(args: WorkerArgs) -> Result<(), String> {
         clients.push(client::spawn(config, joins.clone()));
     }
     crate::scenario::wait_until(Duration::from_secs(300), || joins.settled.load(Ordering::Relaxed) >= count).await;
+    let latencies_us = std::mem::take(&mut *joins.latencies_us.lock().unwrap_or_else(|p| p.into_inner()));
     let report = WorkerReport {
-        joined: joins.latencies_us.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        joined: latencies_us.len(),
         failed: joins.failed.load(Ordering::Relaxed),
         first_error: joins.first_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         elapsed_s: joins.last_join_us.load(Ordering::Relaxed).saturating_sub(start_us) as f64 / 1e6,
-        latencies_us: std::mem::take(&mut *joins.latencies_us.lock().unwrap_or_else(|p| p.into_inner())),
+        latencies_us,
     };
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     // Stay connected (clients keep pinging) until the parent closes stdin.

@@ -110,6 +110,7 @@ async fn measure(target: &Target, load: IdleLoad, rss_before: u64, reports: &[Wo
         figure("connections", joined as f64),
         figure("server RSS per connection (KiB)", rss_after.saturating_sub(rss_before) as f64 / joined.max(1) as f64),
         figure("connect+join rate (/s)", joined as f64 / elapsed),
+        figure("p50 connect+join (ms)", latency.quantile_ms(0.5).unwrap_or(0.0)),
         figure("p99 connect+join (ms)", latency.quantile_ms(0.99).unwrap_or(0.0)),
         figure("idle server CPU (%)", idle_cpu * 100.0),
     ])

@@ -98,14 +98,17 @@ pub async fn run(target: &Target, size: usize) -> Result<Figures, String> {
         clients.push(client::spawn(config, storm.clone()));
     }
     let limit = Duration::from_secs(30) + Duration::from_millis(size as u64 * 10);
-    let done = super::wait_until(limit, || {
-        storm.complete_members.load(Ordering::Relaxed) == size || !storm.failures.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
-    })
-    .await;
+    let failed = || !storm.failures.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+    let done = super::wait_until(limit, || storm.complete_members.load(Ordering::Relaxed) == size || failed()).await;
+    if failed() {
+        // Let the other failures of the same cause arrive, for the summary.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
     let cpu_seconds = cpu.close()?;
     client::close_all(clients).await;
-    if let Some(failure) = storm.failures.lock().unwrap_or_else(|p| p.into_inner()).first() {
-        return Err(format!("S1 N={size}: {failure}"));
+    let failures = std::mem::take(&mut *storm.failures.lock().unwrap_or_else(|p| p.into_inner()));
+    if !failures.is_empty() {
+        return Err(format!("S1 N={size}: {} clients failed: {}", failures.len(), summary(&failures)));
     }
     if !done {
         let complete = storm.complete_members.load(Ordering::Relaxed);
@@ -123,4 +126,27 @@ pub async fn run(target: &Target, size: usize) -> Result<Figures, String> {
         figure("presence entries/s", entries / window_s),
         figure("server CPU-s", cpu_seconds),
     ])
+}
+
+/// The distinct failure reasons (client index removed) with their counts, most frequent first.
+pub fn summary(failures: &[String]) -> String {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for failure in failures {
+        let reason = failure.split_once(": ").map_or(failure.as_str(), |(_, reason)| reason);
+        *counts.entry(reason).or_default() += 1;
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts.iter().take(4).map(|(reason, n)| format!("{n} x {reason}")).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_summary_groups_reasons() {
+        let failures = vec!["client 1: reset".to_string(), "client 2: reset".into(), "client 3: refused 202".into()];
+        assert_eq!(summary(&failures), "2 x reset; 1 x refused 202");
+    }
 }

@@ -32,7 +32,11 @@ pub async fn run(target: &Target, members: usize) -> Result<Figures, String> {
     let tickets = target.tickets(&session_id, members + 1).await?;
     let joined = Arc::new(Joined(AtomicUsize::new(0)));
     let mut raw = Vec::with_capacity(members);
+    // Paced like S1 (1000 joins/s): an unpaced storm makes the server evict the members that cannot
+    // read their N-1 notifications fast enough.
+    let start = tokio::time::Instant::now();
     for (index, ticket) in tickets[..members].iter().enumerate() {
+        tokio::time::sleep_until(start + Duration::from_millis(index as u64)).await;
         let config = ClientConfig {
             index,
             server: target.process.addr,
@@ -41,9 +45,6 @@ pub async fn run(target: &Target, members: usize) -> Result<Figures, String> {
             ping_interval: Duration::from_secs(5),
         };
         raw.push(client::spawn(config, joined.clone()));
-        if index % 64 == 63 {
-            tokio::task::yield_now().await;
-        }
     }
     if !super::wait_until(Duration::from_secs(120), || joined.0.load(Ordering::Relaxed) == members).await {
         client::close_all(raw).await;

@@ -52,25 +52,33 @@ struct NativeLog {
     signals: HashSet<u64>,
 }
 
-/// Raw observers: count flaps of the cut clients once watching starts.
+/// Raw observers: count flaps of the cut clients: a `participantLeft` once watching starts, or a
+/// second `participantJoined` of the same cut client at the same observer (a late first one is not a flap).
 struct Watch {
     cut_ids: HashSet<String>,
+    /// Cut clients each observer has seen join.
+    seen: Vec<Mutex<HashSet<String>>>,
     watching: AtomicBool,
     joined: AtomicUsize,
     flaps: AtomicU64,
+    /// Of the flaps, the `participantLeft` ones.
+    lefts: AtomicU64,
     failures: Mutex<Vec<String>>,
 }
 
 impl Observer for Watch {
-    fn inbound(&self, _client: usize, _at: Instant, frame: &Inbound<'_>) {
+    fn inbound(&self, client: usize, _at: Instant, frame: &Inbound<'_>) {
         match frame {
             Inbound::Joined { .. } => {
                 self.joined.fetch_add(1, Ordering::Relaxed);
             }
-            Inbound::ParticipantJoined(id) | Inbound::ParticipantLeft(id) => {
-                if self.watching.load(Ordering::Relaxed) && self.cut_ids.contains(id.as_ref()) {
-                    self.flaps.fetch_add(1, Ordering::Relaxed);
-                }
+            // `insert` is false for a cut client this observer has already seen join.
+            Inbound::ParticipantJoined(id) if self.cut_ids.contains(id.as_ref()) && !lock(&self.seen[client]).insert(id.to_string()) => {
+                self.flaps.fetch_add(1, Ordering::Relaxed);
+            }
+            Inbound::ParticipantLeft(id) if self.cut_ids.contains(id.as_ref()) && self.watching.load(Ordering::Relaxed) => {
+                self.flaps.fetch_add(1, Ordering::Relaxed);
+                self.lefts.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
         }
@@ -113,9 +121,11 @@ async fn cut_and_resume(target: &Target, proxy: &FaultProxy, load: CutLoad, cut_
     let (cut, uncut) = tickets.split_at(cut_count);
     let watch = Arc::new(Watch {
         cut_ids: cut.iter().map(|t| t.connection_id.clone()).collect(),
+        seen: uncut.iter().map(|_| Mutex::default()).collect(),
         watching: AtomicBool::new(false),
         joined: AtomicUsize::new(0),
         flaps: AtomicU64::new(0),
+        lefts: AtomicU64::new(0),
         failures: Mutex::new(Vec::new()),
     });
     let observers: Vec<_> = uncut
@@ -223,19 +233,24 @@ async fn cut_and_resume(target: &Target, proxy: &FaultProxy, load: CutLoad, cut_
             server_detection.record(closed.saturating_duration_since(cut_at));
         }
     }
+    // Stop counting before the teardown: the natives' own leaves are not flaps.
+    watch.watching.store(false, Ordering::Relaxed);
+    let flaps = watch.flaps.load(Ordering::Relaxed);
+    let lefts = watch.lefts.load(Ordering::Relaxed);
     for session in &natives {
         let _ = session.disconnect();
     }
     client::close_all(observers).await;
-    let ms = |l: &Latency, q| l.quantile_ms(q).unwrap_or(f64::NAN);
-    Ok(vec![
-        figure("cut clients", cut_count as f64),
-        figure("client detection p99 (s)", ms(&client_detection, 0.99) / 1000.0),
-        figure("server detection p99 (s)", ms(&server_detection, 0.99) / 1000.0),
-        figure("resume p50 (ms)", ms(&resume, 0.5)),
-        figure("resume p99 (ms)", ms(&resume, 0.99)),
-        figure("clients resumed", resumed as f64),
-        figure("presence flaps seen by others", watch.flaps.load(Ordering::Relaxed) as f64),
-        figure("signals lost by resumed clients", lost as f64),
-    ])
+    // A figure with no sample (e.g. nobody resumed after a cut longer than the grace) is left out.
+    let mut figures = vec![figure("cut clients", cut_count as f64)];
+    let mut optional = |name: &str, value: Option<f64>| figures.extend(value.map(|v| figure(name, v)));
+    optional("client detection p99 (s)", client_detection.quantile_ms(0.99).map(|ms| ms / 1000.0));
+    optional("server detection p99 (s)", server_detection.quantile_ms(0.99).map(|ms| ms / 1000.0));
+    optional("resume p50 (ms)", resume.quantile_ms(0.5));
+    optional("resume p99 (ms)", resume.quantile_ms(0.99));
+    figures.push(figure("clients resumed", resumed as f64));
+    figures.push(figure("presence flaps seen by others", flaps as f64));
+    figures.push(figure("  of which participantLeft", lefts as f64));
+    figures.push(figure("signals lost by resumed clients", lost as f64));
+    Ok(figures)
 }
