@@ -86,6 +86,19 @@ fn loopback_host(addr: SocketAddr) -> String {
     }
 }
 
+/// How many connections may wait in the kernel's accept queue. The OS default (128) overflows in a
+/// connect storm, and a dropped SYN is retried only after 1 s, then 3 s: a join storm's tail latency.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the listening socket with address reuse (a restarted server gets its port back at once) and a
+/// deliberate accept backlog.
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl EmbeddedServer {
     /// Binds, starts serving on the current tokio runtime, and returns once the port is open.
     pub async fn start(config: ServerConfig) -> Result<EmbeddedServer, StartError> {
@@ -93,7 +106,7 @@ impl EmbeddedServer {
             (Some(cert), Some(key)) => Some(http::tls_acceptor(cert, key).map_err(StartError::Tls)?),
             _ => None,
         };
-        let listener = TcpListener::bind(config.listen).await.map_err(StartError::Bind)?;
+        let listener = bind_listener(config.listen).map_err(StartError::Bind)?;
         let local_addr = listener.local_addr().map_err(StartError::Bind)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = config

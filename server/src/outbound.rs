@@ -31,7 +31,7 @@ pub enum SendOutcome {
     Queued,
     /// The queue was full: the socket has been killed.
     Full,
-    /// The socket is already gone (its writer stopped).
+    /// The socket is already gone or being dropped (its writer stopped, or an earlier send overflowed).
     Closed,
 }
 
@@ -78,8 +78,13 @@ impl SocketLink {
         match self.tx.try_send(Outbound::Text(frame)) {
             Ok(()) => SendOutcome::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                // Only the send that trips the kill switch reports the overflow: until the socket's
+                // tasks stop, every later send finds the queue full too, and must neither log nor
+                // ask for another eviction.
+                if self.kill.send_replace(true) {
+                    return SendOutcome::Closed;
+                }
                 tracing::warn!(socket = self.id, "outbound queue full: disconnecting slow reader");
-                self.kill();
                 SendOutcome::Full
             }
             Err(mpsc::error::TrySendError::Closed(_)) => SendOutcome::Closed,
@@ -184,4 +189,22 @@ async fn write_batch(
     }
     sink.flush().await?;
     Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_send_that_overflows_reports_full_later_ones_find_the_socket_closed() {
+        let (link, _writer_rx, mut kill_rx) = SocketLink::new(1);
+        let frame = || Frame::from("{}");
+        assert_eq!(link.try_send(frame()), SendOutcome::Queued);
+        assert!(!*kill_rx.borrow_and_update());
+        assert_eq!(link.try_send(frame()), SendOutcome::Full, "the first overflow kills the socket");
+        assert!(*kill_rx.borrow_and_update());
+        for _ in 0..1000 {
+            assert_eq!(link.try_send(frame()), SendOutcome::Closed, "no second eviction, no second warning");
+        }
+    }
 }
