@@ -37,14 +37,17 @@ run_suite() {
 }
 
 install_system_packages
+log "npm: the Socket.IO peer of the benchmark quick mode (run by cargo test)"
+(cd bench/peer-socketio && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "suites: 0 passed, 1 failed"; exit 1; }
 log "build"
 cargo build --workspace --all-targets || { echo "build failed"; echo "suites: 0 passed, 1 failed"; exit 1; }
 
-run_suite "rust (server, client, C API under ASan, header, network loss)" cargo test --workspace
+run_suite "rust (server, client, C API under ASan/valgrind, header, network loss, security, bench quick mode)" cargo test --workspace
 run_suite "demo (embedded server, REST, three clients through the C API)" cargo run -q --example demo -- --fast
 run_suite "openvidu npm packages against our server" bash tests/compat-js/run.sh
 run_suite "kotlin wrapper" bash bindings/kotlin/test.sh
 run_suite "csharp wrapper" bash bindings/csharp/test.sh
+run_suite "fuzz smoke (8 targets, 20 s each)" bash scripts/fuzz-smoke.sh
 
 echo
 [ ${#failed_names[@]} -gt 0 ] && printf 'failed suite: %s\n' "${failed_names[@]}"
