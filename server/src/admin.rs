@@ -63,9 +63,16 @@ pub fn create_session(hub: &ServerState, req: SessionRequest) -> Result<Arc<Sess
             .unwrap_or_else(|| "MEDIA_SERVER_PREFERRED".into()),
         allow_transcoding: req.allow_transcoding.unwrap_or(false),
     };
+    if !hub.reserve_session_slot() {
+        tracing::warn!(max = hub.config.max_sessions, "session refused: session limit reached");
+        return Err(ServerError::SessionLimitReached);
+    }
     let id = custom.unwrap_or_else(ids::new_session_id);
     match hub.sessions.entry(id.clone()) {
-        dashmap::Entry::Occupied(_) => Err(ServerError::SessionExists),
+        dashmap::Entry::Occupied(_) => {
+            hub.release_session_slot();
+            Err(ServerError::SessionExists)
+        }
         dashmap::Entry::Vacant(slot) => {
             let session = Arc::new(Session::new(id.clone(), settings));
             slot.insert(session.clone());
@@ -123,7 +130,7 @@ pub fn create_connection(
         kurento_options: req.kurento_options.unwrap_or(Value::Null),
         created_at: ids::now_millis(),
     };
-    session.add_pending(entry.clone())?;
+    session.add_pending(entry.clone(), hub.config.max_connections_per_session)?;
     tracing::info!(session = %session.id, connection = %entry.connection_id,
         token = %ids::redact_token(&entry.token), "connection created");
     Ok((
@@ -157,7 +164,28 @@ pub fn send_signal(
 ) -> Result<(), ServerError> {
     let session = get_session(hub, session_id)?;
     let wire_type = server_signal_type(signal_type);
+    check_signal_size(hub, &wire_type, data)?;
     session.signal(hub, None, to, &wire_type, data, None)
+}
+
+/// Refuses a signal whose `data` or wire `type` is longer than the configured limits.
+pub fn check_signal_size(hub: &ServerState, wire_type: &str, data: &str) -> Result<(), ServerError> {
+    let config = &hub.config;
+    if data.len() > config.max_signal_data_bytes {
+        return Err(ServerError::SignalTooLarge(format!(
+            "data is {} bytes, the limit is {}",
+            data.len(),
+            config.max_signal_data_bytes
+        )));
+    }
+    let type_chars = wire_type.chars().count();
+    if type_chars > config.max_signal_type_chars {
+        return Err(ServerError::SignalTooLarge(format!(
+            "type is {type_chars} characters, the limit is {}",
+            config.max_signal_type_chars
+        )));
+    }
+    Ok(())
 }
 
 fn server_signal_type(signal_type: Option<&str>) -> String {

@@ -39,6 +39,19 @@ pub struct ServerConfig {
     pub ws_read_buffer_bytes: usize,
     /// WebSocket write buffer target per connection (frames are flushed once it is exceeded).
     pub ws_write_buffer_bytes: usize,
+    /// Largest signal `data`, in bytes (bigger: JSON-RPC error 602, REST 400; nobody receives it).
+    pub max_signal_data_bytes: usize,
+    /// Longest signal `type` (as sent on the wire, `signal:` prefix included), in characters.
+    pub max_signal_type_chars: usize,
+    /// Connections per session: joined participants, and joined + pending for new tokens
+    /// (`joinRoom` beyond: error 10007; REST beyond: 409).
+    pub max_connections_per_session: usize,
+    /// Sessions per server (REST `POST /sessions` beyond: 429).
+    pub max_sessions: usize,
+    /// Signals per second one connection may send (`sendMessage`), sustained.
+    pub signal_rate_per_second: u32,
+    /// Signals one connection may send at once above the sustained rate (token bucket size).
+    pub signal_burst: u32,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +73,12 @@ impl Default for ServerConfig {
             backlog_frames: 1024,
             ws_read_buffer_bytes: 4 * 1024,
             ws_write_buffer_bytes: 8 * 1024,
+            max_signal_data_bytes: 8192,
+            max_signal_type_chars: 128,
+            max_connections_per_session: 10_000,
+            max_sessions: 10_000,
+            signal_rate_per_second: 200,
+            signal_burst: 200,
         }
     }
 }

@@ -12,6 +12,7 @@ mod ids;
 pub mod model;
 mod outbound;
 mod participant;
+mod rate;
 mod rest;
 mod rpc;
 mod session;

@@ -61,6 +61,24 @@ struct Cli {
     /// WebSocket write buffer per connection, bytes.
     #[arg(long, default_value_t = 8 * 1024)]
     ws_write_buffer_bytes: usize,
+    /// Largest signal data in bytes (bigger: sendMessage error 602, REST /signal 400).
+    #[arg(long, default_value_t = 8192)]
+    max_signal_data_bytes: usize,
+    /// Longest signal type in characters, "signal:" prefix included (longer: error 602 / 400).
+    #[arg(long, default_value_t = 128)]
+    max_signal_type_chars: usize,
+    /// Connections per session (joinRoom beyond: error 10007; REST new connection beyond joined + pending: 409).
+    #[arg(long, default_value_t = 10_000)]
+    max_connections_per_session: usize,
+    /// Sessions per server (REST POST /sessions beyond: 429).
+    #[arg(long, default_value_t = 10_000)]
+    max_sessions: usize,
+    /// Signals per second one connection may send, sustained (faster: sendMessage error 603).
+    #[arg(long, default_value_t = 200)]
+    signal_rate_per_second: u32,
+    /// Signals one connection may send at once on top of the sustained rate (token bucket size).
+    #[arg(long, default_value_t = 200)]
+    signal_burst: u32,
 }
 
 impl Cli {
@@ -88,6 +106,12 @@ impl Cli {
             backlog_frames: self.backlog_frames,
             ws_read_buffer_bytes: self.ws_read_buffer_bytes.max(512),
             ws_write_buffer_bytes: self.ws_write_buffer_bytes,
+            max_signal_data_bytes: self.max_signal_data_bytes,
+            max_signal_type_chars: self.max_signal_type_chars,
+            max_connections_per_session: self.max_connections_per_session,
+            max_sessions: self.max_sessions,
+            signal_rate_per_second: self.signal_rate_per_second,
+            signal_burst: self.signal_burst.max(1),
         })
     }
 }

@@ -70,6 +70,12 @@ pub enum ServerError {
     NoParticipants,
     /// The request itself is invalid (bad id, wrong field type, ...).
     BadRequest(String),
+    /// The server already holds `ServerConfig::max_sessions` sessions.
+    SessionLimitReached,
+    /// The session already holds `ServerConfig::max_connections_per_session` connections.
+    ConnectionLimitExceeded,
+    /// A signal's `data` or `type` is longer than the configured limit (the text says which).
+    SignalTooLarge(String),
 }
 
 impl fmt::Display for ServerError {
@@ -82,6 +88,9 @@ impl fmt::Display for ServerError {
             ServerError::UnknownRecipient(id) => write!(f, "unknown recipient {id}"),
             ServerError::NoParticipants => write!(f, "no participant is connected to the session"),
             ServerError::BadRequest(why) => write!(f, "bad request: {why}"),
+            ServerError::SessionLimitReached => write!(f, "session limit reached: the server holds its maximum of sessions"),
+            ServerError::ConnectionLimitExceeded => write!(f, "connection limit exceeded for this session"),
+            ServerError::SignalTooLarge(why) => write!(f, "signal too large: {why}"),
         }
     }
 }

@@ -21,6 +21,12 @@ pub mod codes {
     pub const MESSAGE_UNPARSABLE: i64 = 600;
     /// `sendMessage`: unknown recipient.
     pub const UNKNOWN_RECIPIENT: i64 = 601;
+    /// `sendMessage`: `data` or `type` longer than the configured limit (this server's code).
+    pub const SIGNAL_TOO_LARGE: i64 = 602;
+    /// `sendMessage`: the connection sends signals faster than the configured rate (this server's code).
+    pub const SIGNAL_RATE_LIMITED: i64 = 603;
+    /// `joinRoom`: the session holds its maximum of connections.
+    pub const CONNECTION_LIMIT_EXCEEDED: i64 = 10007;
     /// Media is not supported by this server.
     pub const MEDIA_NOT_SUPPORTED: i64 = 501;
     /// Any method before `joinRoom`.

@@ -137,11 +137,15 @@ impl Session {
         }
     }
 
-    /// Adds a pending connection.
-    pub fn add_pending(&self, entry: PendingEntry) -> Result<(), ServerError> {
+    /// Adds a pending connection, unless joined + pending connections already reach `limit`.
+    pub fn add_pending(&self, entry: PendingEntry, limit: usize) -> Result<(), ServerError> {
         let mut st = self.state.lock();
         if st.closed {
             return Err(ServerError::SessionNotFound);
+        }
+        if st.participants.len() + st.pending.len() >= limit {
+            tracing::warn!(session = %self.id, limit, "connection refused: connection limit exceeded");
+            return Err(ServerError::ConnectionLimitExceeded);
         }
         st.pending.push(entry);
         Ok(())
@@ -170,6 +174,15 @@ impl Session {
         else {
             return Err(refused());
         };
+        // Checked after the token so that a full session tells nothing to a caller without one;
+        // the token stays pending (nothing changes on refusal).
+        let limit = hub.config.max_connections_per_session;
+        if st.participants.len() >= limit {
+            return Err(RpcError::new(
+                codes::CONNECTION_LIMIT_EXCEEDED,
+                format!("connection limit exceeded: session {} already holds {limit} connections", self.id),
+            ));
+        }
         let pending = st.pending.remove(index);
         let participant = Arc::new(Participant::new(NewParticipant {
             connection_id: pending.connection_id,
@@ -470,4 +483,96 @@ fn deliver_all(recipients: &[Arc<Participant>], frame: &Frame) -> Overflowed {
         .filter(|p| p.deliver(frame) == Delivery::Overflow)
         .map(|p| p.connection_id.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServerConfig;
+    use crate::outbound::Outbound;
+
+    fn settings() -> SessionSettings {
+        SessionSettings {
+            media_mode: "ROUTED".into(),
+            recording_mode: "MANUAL".into(),
+            default_recording_properties: Value::Null,
+            custom_session_id: String::new(),
+            forced_video_codec: "MEDIA_SERVER_PREFERRED".into(),
+            allow_transcoding: false,
+        }
+    }
+
+    fn pending(n: u32) -> PendingEntry {
+        PendingEntry {
+            connection_id: format!("con_test{n:06}"),
+            token: format!("ws://h?sessionId=s&token=tok_limit{n:011}"),
+            profile: Profile {
+                role: Role::Publisher,
+                record: true,
+            },
+            data: String::new(),
+            kurento_options: Value::Null,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn new_connections_stop_at_the_limit_of_joined_plus_pending() {
+        let session = Session::new("s".into(), settings());
+        assert!(session.add_pending(pending(1), 2).is_ok());
+        assert!(session.add_pending(pending(2), 2).is_ok());
+        assert_eq!(
+            session.add_pending(pending(3), 2),
+            Err(ServerError::ConnectionLimitExceeded)
+        );
+        assert_eq!(session.snapshot().pending.len(), 2, "the refused one was not added");
+    }
+
+    /// Tokens issued under a larger limit (e.g. before a restart with a smaller one) cannot push
+    /// the joined participants beyond the limit: the extra `joinRoom` gets 10007 and changes nothing.
+    #[test]
+    fn a_join_beyond_the_limit_is_refused_with_10007_and_the_token_stays_pending() {
+        let hub = ServerState::new(
+            ServerConfig {
+                max_connections_per_session: 1,
+                ..ServerConfig::default()
+            },
+            "ws://h".into(),
+        );
+        let session = Session::new("s".into(), settings());
+        session.add_pending(pending(1), 10).unwrap();
+        session.add_pending(pending(2), 10).unwrap();
+        let (first_link, mut first_sent, _first_kill) = SocketLink::new(8);
+        let id = Value::from(1);
+        let join = |token: &'static str, socket: &SocketLink| {
+            session.join(
+                &hub,
+                JoinRequest {
+                    token,
+                    client_data: String::new(),
+                    platform: "test".into(),
+                    rpc_session_id: "rpc",
+                    socket,
+                    ip: "127.0.0.1".into(),
+                    request_id: &id,
+                },
+            )
+        };
+        join("tok_limit00000000001", &first_link).unwrap();
+        assert!(matches!(first_sent.try_recv(), Ok(Outbound::Text(_))), "join response");
+
+        let (second_link, mut second_sent, _second_kill) = SocketLink::new(8);
+        let Err(error) = join("tok_limit00000000002", &second_link) else {
+            panic!("the second join must be refused");
+        };
+        assert_eq!(error.code, codes::CONNECTION_LIMIT_EXCEEDED);
+        assert!(error.message.contains("connection limit exceeded"), "{}", error.message);
+        // The native client maps any joinRoom error mentioning "limit" to ConnectionLimitExceeded.
+        assert!(error.message.to_ascii_lowercase().contains("limit"));
+        assert!(second_sent.try_recv().is_err(), "the refused socket got nothing");
+        assert!(first_sent.try_recv().is_err(), "nobody was told of a join");
+        let snapshot = session.snapshot();
+        assert_eq!(snapshot.participants.len(), 1);
+        assert_eq!(snapshot.pending.len(), 1, "the token is still usable later");
+    }
 }

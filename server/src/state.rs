@@ -2,6 +2,7 @@
 //! the configuration and the shutdown signal that every background task obeys.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -22,6 +23,8 @@ pub struct ServerState {
     pub sessions: DashMap<String, Arc<Session>>,
     /// Joined participants by RPC session id (for `connect`).
     pub rpc_sessions: DashMap<String, Arc<Participant>>,
+    /// Sessions registered or being registered (bounded by `config.max_sessions`).
+    session_slots: AtomicUsize,
     shutdown: watch::Sender<bool>,
     sockets: watch::Sender<usize>,
 }
@@ -45,6 +48,7 @@ impl ServerState {
             token_base,
             sessions: DashMap::new(),
             rpc_sessions: DashMap::new(),
+            session_slots: AtomicUsize::new(0),
             shutdown,
             sockets,
         })
@@ -57,8 +61,27 @@ impl ServerState {
 
     /// Removes exactly this session object from the map (not a newer one with the same id).
     pub fn unregister(&self, session: &Session) {
-        self.sessions
+        let removed = self
+            .sessions
             .remove_if(&session.id, |_, s| std::ptr::eq(s.as_ref(), session));
+        if removed.is_some() {
+            self.release_session_slot();
+        }
+    }
+
+    /// Reserves room for one more session; false when `config.max_sessions` are already held.
+    pub fn reserve_session_slot(&self) -> bool {
+        let max = self.config.max_sessions;
+        self.session_slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// Gives back a slot taken by [`ServerState::reserve_session_slot`].
+    pub fn release_session_slot(&self) {
+        let _ = self
+            .session_slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     /// Evicts, in a task, participants whose queues overflowed (`networkDisconnect`).

@@ -72,6 +72,12 @@ fn help_documents_every_setting() {
         "--backlog-frames",
         "--ws-read-buffer-bytes",
         "--ws-write-buffer-bytes",
+        "--max-signal-data-bytes",
+        "--max-signal-type-chars",
+        "--max-connections-per-session",
+        "--max-sessions",
+        "--signal-rate-per-second",
+        "--signal-burst",
         "RUST_LOG",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
@@ -144,4 +150,45 @@ fn trace_logging_never_shows_a_token_or_the_secret() {
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "trace logging was on");
     assert!(!log.contains(&secret_part), "a token leaked into the log");
     assert!(!log.contains("trace-secret-value"), "the secret leaked into the log");
+}
+
+#[test]
+fn the_limit_flags_reach_the_server() {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--max-sessions", "1"])
+        .env("OPENVIDU_SECRET", "bin-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim_end()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let credentials = base64::engine::general_purpose::STANDARD.encode("OPENVIDUAPP:bin-secret");
+    let create_session = || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let request = format!(
+            "POST /openvidu/api/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {credentials}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let first = create_session();
+    let second = create_session();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(second.starts_with("HTTP/1.1 429"), "{second}");
 }

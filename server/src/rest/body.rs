@@ -31,7 +31,9 @@ impl From<ServerError> for RestError {
             }
             ServerError::SessionExists => StatusCode::CONFLICT,
             ServerError::UnknownRecipient(_) | ServerError::NoParticipants => StatusCode::NOT_ACCEPTABLE,
-            ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServerError::BadRequest(_) | ServerError::SignalTooLarge(_) => StatusCode::BAD_REQUEST,
+            ServerError::SessionLimitReached => StatusCode::TOO_MANY_REQUESTS,
+            ServerError::ConnectionLimitExceeded => StatusCode::CONFLICT,
         };
         RestError(status, error.to_string())
     }

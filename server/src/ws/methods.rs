@@ -6,10 +6,12 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
+use crate::admin;
 use crate::ids;
 use crate::model::{LeaveReason, Role, ServerError};
 use crate::outbound::SocketLink;
 use crate::participant::{Delivery, Participant};
+use crate::rate::TokenBucket;
 use crate::rpc::{self, codes, Incoming, RpcError};
 use crate::session::{JoinRequest, Reply};
 use crate::state::ServerState;
@@ -58,11 +60,18 @@ pub struct Connection {
     ping_interval: Option<Duration>,
     last_ping: Instant,
     close_deadline: Option<Instant>,
+    /// `sendMessage` rate limit of this connection (owned by its socket task: no shared lock).
+    signal_rate: TokenBucket,
 }
 
 impl Connection {
     /// A fresh socket (no RPC session yet).
     pub fn new(hub: Arc<ServerState>, link: SocketLink, ip: String) -> Connection {
+        let signal_rate = TokenBucket::new(
+            hub.config.signal_rate_per_second,
+            hub.config.signal_burst,
+            std::time::Instant::now(),
+        );
         Connection {
             hub,
             link,
@@ -72,6 +81,7 @@ impl Connection {
             ping_interval: None,
             last_ping: Instant::now(),
             close_deadline: None,
+            signal_rate,
         }
     }
 
@@ -278,8 +288,20 @@ impl Connection {
     }
 
     fn send_message(&mut self, id: &Value, me: &Arc<Participant>, params: &Map<String, Value>) -> HandlerResult {
+        if !self.signal_rate.try_take(std::time::Instant::now()) {
+            tracing::debug!(connection = %me.connection_id, "signal refused: rate limit");
+            return Err(RpcError::new(
+                codes::SIGNAL_RATE_LIMITED,
+                format!(
+                    "signal rate limit exceeded: at most {} signals per second (burst {})",
+                    self.hub.config.signal_rate_per_second, self.hub.config.signal_burst
+                ),
+            ));
+        }
         let message = string_param(params, "message")?;
         let signal = parse_signal(message)?;
+        admin::check_signal_size(&self.hub, &signal.signal_type, &signal.data)
+            .map_err(|error| RpcError::new(codes::SIGNAL_TOO_LARGE, error.to_string()))?;
         let frame = rpc::response(id, json!({}), Some(&self.current_rpc_id()));
         let session = self.hub.session(&me.session_id).ok_or_else(not_joined)?;
         session

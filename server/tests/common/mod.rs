@@ -108,6 +108,18 @@ impl RpcClient {
         }
     }
 
+    /// Next text frame as it came (no JSON parsing), or `None` on timeout, close or error.
+    pub async fn next_text(&mut self, wait: Duration) -> Option<String> {
+        loop {
+            let next = tokio::time::timeout(wait, self.ws.next()).await.ok()??;
+            match next.ok()? {
+                Message::Text(text) => return Some(text.as_str().to_string()),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
     /// Waits for the response to `id`, keeping notifications for later.
     pub async fn response(&mut self, id: u64) -> Value {
         loop {
