@@ -41,6 +41,21 @@ fn positive_ms(ms: u32) -> Result<Duration, InvalidArgument> {
     }
 }
 
+/// Sets one timer of `settings` from a positive number of milliseconds; 0 is rejected and changes nothing.
+///
+/// # Safety
+/// `settings` is NULL or a pointer from `otc_session_settings_new` that was not deleted.
+unsafe fn set_positive_ms(
+    settings: *mut otc_session_settings,
+    ms: u32,
+    apply: impl FnOnce(&mut Settings, Duration),
+) -> Result<(), InvalidArgument> {
+    let settings = unsafe { arg_ref(settings) }?;
+    let duration = positive_ms(ms)?;
+    settings.update(|s| apply(s, duration));
+    Ok(())
+}
+
 /// Whether `pem` holds at least one PEM certificate block.
 fn looks_like_pem_certificates(pem: &[u8]) -> bool {
     const MARKER: &[u8] = b"-----BEGIN CERTIFICATE-----";
@@ -90,9 +105,7 @@ pub extern "C" fn otc_session_settings_set_connect_timeout(
     timeout_ms: u32,
 ) -> otc_status {
     ffi_guard!(status, {
-        let settings = unsafe { arg_ref(settings) }?;
-        let timeout = positive_ms(timeout_ms)?;
-        settings.update(|s| s.connect_timeout = timeout);
+        unsafe { set_positive_ms(settings, timeout_ms, |s, d| s.connect_timeout = d) }?;
         Ok(())
     })
 }
@@ -104,9 +117,7 @@ pub extern "C" fn otc_session_settings_set_request_timeout(
     timeout_ms: u32,
 ) -> otc_status {
     ffi_guard!(status, {
-        let settings = unsafe { arg_ref(settings) }?;
-        let timeout = positive_ms(timeout_ms)?;
-        settings.update(|s| s.request_timeout = timeout);
+        unsafe { set_positive_ms(settings, timeout_ms, |s, d| s.request_timeout = d) }?;
         Ok(())
     })
 }
@@ -118,9 +129,7 @@ pub extern "C" fn otc_session_settings_set_ping_interval(
     interval_ms: u32,
 ) -> otc_status {
     ffi_guard!(status, {
-        let settings = unsafe { arg_ref(settings) }?;
-        let interval = positive_ms(interval_ms)?;
-        settings.update(|s| s.ping_interval = interval);
+        unsafe { set_positive_ms(settings, interval_ms, |s, d| s.ping_interval = d) }?;
         Ok(())
     })
 }
@@ -132,9 +141,7 @@ pub extern "C" fn otc_session_settings_set_ping_timeout(
     timeout_ms: u32,
 ) -> otc_status {
     ffi_guard!(status, {
-        let settings = unsafe { arg_ref(settings) }?;
-        let timeout = positive_ms(timeout_ms)?;
-        settings.update(|s| s.ping_timeout = timeout);
+        unsafe { set_positive_ms(settings, timeout_ms, |s, d| s.ping_timeout = d) }?;
         Ok(())
     })
 }
