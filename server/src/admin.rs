@@ -168,7 +168,9 @@ pub fn send_signal(
     session.signal(hub, None, to, &wire_type, data, None)
 }
 
-/// Refuses a signal whose `data` or wire `type` is longer than the configured limits.
+/// Refuses a signal whose `data` or `type` is longer than the configured limits. The type is measured
+/// as the app named it: without the `signal:` prefix the clients add on the wire (a 128-character type
+/// is allowed by the client APIs, and arrives as 135 characters).
 pub fn check_signal_size(hub: &ServerState, wire_type: &str, data: &str) -> Result<(), ServerError> {
     let config = &hub.config;
     if data.len() > config.max_signal_data_bytes {
@@ -178,7 +180,8 @@ pub fn check_signal_size(hub: &ServerState, wire_type: &str, data: &str) -> Resu
             config.max_signal_data_bytes
         )));
     }
-    let type_chars = wire_type.chars().count();
+    let app_type = wire_type.strip_prefix("signal:").unwrap_or(wire_type);
+    let type_chars = app_type.chars().count();
     if type_chars > config.max_signal_type_chars {
         return Err(ServerError::SignalTooLarge(format!(
             "type is {type_chars} characters, the limit is {}",

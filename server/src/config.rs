@@ -41,7 +41,7 @@ pub struct ServerConfig {
     pub ws_write_buffer_bytes: usize,
     /// Largest signal `data`, in bytes (bigger: JSON-RPC error 602, REST 400; nobody receives it).
     pub max_signal_data_bytes: usize,
-    /// Longest signal `type` (as sent on the wire, `signal:` prefix included), in characters.
+    /// Longest signal `type`, in characters, not counting the `signal:` prefix clients add on the wire.
     pub max_signal_type_chars: usize,
     /// Connections per session: joined participants, and joined + pending for new tokens
     /// (`joinRoom` beyond: error 10007; REST beyond: 409).

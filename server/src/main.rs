@@ -64,7 +64,7 @@ struct Cli {
     /// Largest signal data in bytes (bigger: sendMessage error 602, REST /signal 400).
     #[arg(long, default_value_t = 8192)]
     max_signal_data_bytes: usize,
-    /// Longest signal type in characters, "signal:" prefix included (longer: error 602 / 400).
+    /// Longest signal type in characters, not counting the "signal:" prefix (longer: error 602 / 400).
     #[arg(long, default_value_t = 128)]
     max_signal_type_chars: usize,
     /// Connections per session (joinRoom beyond: error 10007; REST new connection beyond joined + pending: 409).

@@ -189,8 +189,8 @@ async fn a_signal_over_the_size_limits_is_refused_with_602_and_nobody_receives_i
         .unwrap_err();
     assert_eq!(refused["code"], 602);
 
-    // Type: 20 characters pass, 21 do not ("signal:" counts).
-    let long_type = format!("signal:{}", "t".repeat(14));
+    // Type: 20 characters pass, 21 do not; the `signal:` prefix clients add on the wire is not counted.
+    let long_type = format!("signal:{}", "t".repeat(21));
     let refused = alice
         .client
         .call("sendMessage", json!({"message": signal_body(&long_type, "x")}))
@@ -200,7 +200,7 @@ async fn a_signal_over_the_size_limits_is_refused_with_602_and_nobody_receives_i
     assert!(refused["message"].as_str().unwrap().contains("type is 21 characters"), "{refused}");
 
     // Nothing of the refused ones arrived; signals exactly at the limits do.
-    let at_limit_type = format!("signal:{}", "t".repeat(13));
+    let at_limit_type = format!("signal:{}", "t".repeat(20));
     alice
         .client
         .call("sendMessage", json!({"message": signal_body(&at_limit_type, &"d".repeat(100))}))
@@ -223,8 +223,8 @@ async fn a_rest_signal_over_the_size_limits_is_a_400_and_nobody_receives_it() {
     let reply = rest(&server, Method::POST, "/signal", Some(&too_much_data)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.text.contains("signal too large"), "{}", reply.text);
-    // "signal:" + 14 characters = 21 on the wire.
-    let too_long_type = json!({"session": session, "type": "t".repeat(14), "data": "x"}).to_string();
+    // 21 characters (the limit is 20; the `signal:` prefix added on the wire does not count).
+    let too_long_type = json!({"session": session, "type": "t".repeat(21), "data": "x"}).to_string();
     let reply = rest(&server, Method::POST, "/signal", Some(&too_long_type)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -232,7 +232,7 @@ async fn a_rest_signal_over_the_size_limits_is_a_400_and_nobody_receives_it() {
         Err(ServerError::SignalTooLarge("data is 101 bytes, the limit is 100".into()))
     );
 
-    let fine = json!({"session": session, "type": "chat", "data": "fine"}).to_string();
+    let fine = json!({"session": session, "type": "t".repeat(20), "data": "fine"}).to_string();
     assert_eq!(rest(&server, Method::POST, "/signal", Some(&fine)).await.status, StatusCode::OK);
     assert_eq!(alice.client.expect("sendMessage").await["data"], "fine");
     alice.client.expect_silence(Duration::from_millis(200)).await;
