@@ -42,7 +42,7 @@ log "npm: the Socket.IO peer of the benchmark quick mode (run by cargo test)"
 log "build"
 cargo build --workspace --all-targets || { echo "build failed"; echo "suites: 0 passed, 1 failed"; exit 1; }
 
-run_suite "rust (server, client, C API under ASan/valgrind, header, network loss, security, bench quick mode)" cargo test --workspace
+run_suite "rust (server, client, C API under ASan/valgrind, header, network loss, security, bench quick mode)" cargo test --workspace --no-fail-fast
 run_suite "demo (embedded server, REST, three clients through the C API)" cargo run -q --example demo -- --fast
 run_suite "openvidu npm packages against our server" bash tests/compat-js/run.sh
 run_suite "kotlin wrapper" bash bindings/kotlin/test.sh
