@@ -1,18 +1,16 @@
 //! The standalone binary: first stdout line, configuration errors, --help.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_otc-server");
 
-#[test]
-fn first_stdout_line_announces_the_real_port_and_the_server_answers() {
-    let mut child = Command::new(BIN)
+/// Starts the binary as `command` describes (with `--listen 127.0.0.1:0` added) and returns it with the
+/// port its first stdout line announces, which must read exactly `otc-server listening on http://127.0.0.1:PORT`.
+fn start_on_a_free_port(mut command: Command) -> (Child, u16) {
+    let mut child = command
         .args(["--listen", "127.0.0.1:0"])
-        .env("OPENVIDU_SECRET", "bin-secret")
-        .env_remove("OPENVIDU_PUBLICURL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("binary starts");
     let mut line = String::new();
@@ -25,6 +23,17 @@ fn first_stdout_line_announces_the_real_port_and_the_server_answers() {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .parse()
         .expect("a port number");
+    (child, port)
+}
+
+#[test]
+fn first_stdout_line_announces_the_real_port_and_the_server_answers() {
+    let mut command = Command::new(BIN);
+    command
+        .env("OPENVIDU_SECRET", "bin-secret")
+        .env_remove("OPENVIDU_PUBLICURL")
+        .stderr(Stdio::null());
+    let (mut child, port) = start_on_a_free_port(command);
     assert_ne!(port, 0);
     // A raw HTTP request without credentials gets 401.
     use std::io::{Read, Write};
@@ -88,19 +97,12 @@ fn help_documents_every_setting() {
 fn trace_logging_never_shows_a_token_or_the_secret() {
     use futures_util::{SinkExt, StreamExt};
     use std::io::{Read, Write};
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
+    let mut command = Command::new(BIN);
+    command
         .env("OPENVIDU_SECRET", "trace-secret-value")
         .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim_end().rsplit(':').next().unwrap().parse().unwrap();
+        .stderr(Stdio::piped());
+    let (mut child, port) = start_on_a_free_port(command);
 
     let post = |path: &str, body: &str| -> String {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -156,23 +158,12 @@ fn trace_logging_never_shows_a_token_or_the_secret() {
 fn the_limit_flags_reach_the_server() {
     use base64::Engine;
     use std::io::{Read, Write};
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--max-sessions", "1"])
+    let mut command = Command::new(BIN);
+    command
+        .args(["--max-sessions", "1"])
         .env("OPENVIDU_SECRET", "bin-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line
-        .trim_end()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        .stderr(Stdio::null());
+    let (mut child, port) = start_on_a_free_port(command);
     let credentials = base64::engine::general_purpose::STANDARD.encode("OPENVIDUAPP:bin-secret");
     let create_session = || {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
