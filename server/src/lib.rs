@@ -13,6 +13,7 @@ pub mod model;
 mod outbound;
 mod participant;
 mod rate;
+mod replay;
 mod rest;
 mod rpc;
 mod session;

@@ -2,12 +2,13 @@
 //! bounded backlog while its socket is gone inside the resume grace.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::model::Role;
 use crate::outbound::{SendOutcome, SocketLink};
+use crate::replay::Replay;
 use crate::rpc::Frame;
 
 /// Role and record flag; changeable through REST PATCH.
@@ -31,63 +32,6 @@ enum Link {
         generation: u64,
     },
     Ended,
-}
-
-/// Recent notifications, numbered 1, 2, ... per participant (surviving resumes), kept so that a
-/// resuming client that says how many it received gets exactly the ones it missed.
-struct Replay {
-    /// Number of the last notification recorded (0 = none yet).
-    last_seq: u64,
-    /// The most recent notifications, oldest first; the last one has number `last_seq`.
-    entries: VecDeque<(Frame, Instant)>,
-    /// Count bound.
-    limit: usize,
-    /// Age bound.
-    max_age: Duration,
-}
-
-impl Replay {
-    fn record(&mut self, frame: &Frame) {
-        self.last_seq += 1;
-        if self.limit == 0 {
-            return;
-        }
-        if self.entries.len() >= self.limit {
-            self.entries.pop_front();
-        }
-        self.entries.push_back((frame.clone(), Instant::now()));
-    }
-
-    fn prune(&mut self) {
-        let max_age = self.max_age;
-        while self.entries.front().is_some_and(|(_, at)| at.elapsed() > max_age) {
-            self.entries.pop_front();
-        }
-        if self.entries.is_empty() && self.entries.capacity() > 16 {
-            self.entries.shrink_to_fit();
-        }
-    }
-
-    /// Number of the oldest kept notification.
-    fn first_seq(&self) -> u64 {
-        self.last_seq + 1 - self.entries.len() as u64
-    }
-
-    /// The notifications after number `received`, and whether some of them are no longer kept.
-    fn after(&mut self, received: u64) -> (Vec<Frame>, bool) {
-        self.prune();
-        if received >= self.last_seq {
-            return (Vec::new(), false);
-        }
-        let first = self.first_seq();
-        let gap = received + 1 < first;
-        let skip = if gap { 0 } else { (received + 1 - first) as usize };
-        let missed = self.entries.iter().skip(skip).map(|(frame, _)| frame.clone()).collect();
-        // Everything up to `received` is acknowledged: no need to keep it.
-        let acknowledged = (received + 1).saturating_sub(first).min(self.entries.len() as u64) as usize;
-        self.entries.drain(..acknowledged);
-        (missed, gap)
-    }
 }
 
 struct LinkState {
@@ -192,12 +136,7 @@ impl Participant {
                     socket: p.socket,
                     undelivered: VecDeque::new(),
                 },
-                replay: Replay {
-                    last_seq: 0,
-                    entries: VecDeque::new(),
-                    limit: p.backlog_limit,
-                    max_age: p.replay_max_age,
-                },
+                replay: Replay::new(p.backlog_limit, p.replay_max_age),
             }),
             backlog_limit: p.backlog_limit,
             next_generation: Mutex::new(0),
@@ -310,7 +249,7 @@ impl Participant {
         let missed: Vec<Frame> = match received {
             None => queued_since_loss.into_iter().collect(),
             Some(received) => {
-                let last = state.replay.last_seq;
+                let last = state.replay.last_seq();
                 let (missed, gap) = state.replay.after(received);
                 if gap {
                     tracing::warn!(connection = %self.connection_id, received, last,
@@ -342,14 +281,13 @@ impl Participant {
     /// timeout) plus `grace` becomes the new age bound.
     pub fn prune_replay(&self, watchdog: Duration, grace: Duration) {
         let mut state = self.state.lock();
-        state.replay.max_age = watchdog + grace;
-        state.replay.prune();
+        state.replay.set_max_age(watchdog + grace);
     }
 
     /// Ends the participant: nothing more is delivered. Returns the socket it was attached to.
     pub fn end(&self) -> Option<SocketLink> {
         let mut state = self.state.lock();
-        state.replay.entries.clear();
+        state.replay.clear();
         match std::mem::replace(&mut state.link, Link::Ended) {
             Link::Attached { socket, .. } => Some(socket),
             _ => None,
@@ -373,60 +311,5 @@ fn joined_metadata(client_data: &str, server_data: &str) -> String {
         (false, false) => format!("{client_data}%/%{server_data}"),
         (false, true) => client_data.to_string(),
         _ => server_data.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ring(limit: usize) -> Replay {
-        Replay {
-            last_seq: 0,
-            entries: VecDeque::new(),
-            limit,
-            max_age: Duration::from_secs(60),
-        }
-    }
-
-    fn texts(frames: &[Frame]) -> Vec<&str> {
-        frames.iter().map(|f| f.as_str()).collect()
-    }
-
-    #[test]
-    fn replay_returns_what_follows_the_received_count_and_forgets_the_acknowledged() {
-        let mut replay = ring(10);
-        for text in ["a", "b", "c", "d"] {
-            replay.record(&Frame::from(text));
-        }
-        let (missed, gap) = replay.after(2);
-        assert_eq!((texts(&missed), gap), (vec!["c", "d"], false));
-        assert_eq!(replay.first_seq(), 3, "1 and 2 are acknowledged");
-        let (missed, gap) = replay.after(4);
-        assert_eq!((missed.len(), gap), (0, false));
-        let (missed, _) = replay.after(9);
-        assert!(missed.is_empty(), "a count beyond what was sent replays nothing");
-    }
-
-    #[test]
-    fn replay_reports_a_gap_when_the_ring_lost_entries() {
-        let mut replay = ring(2);
-        for text in ["a", "b", "c"] {
-            replay.record(&Frame::from(text));
-        }
-        let (missed, gap) = replay.after(0);
-        assert_eq!((texts(&missed), gap), (vec!["b", "c"], true));
-    }
-
-    #[test]
-    fn replay_forgets_entries_older_than_the_age_bound() {
-        let mut replay = Replay {
-            max_age: Duration::ZERO,
-            ..ring(10)
-        };
-        replay.record(&Frame::from("old"));
-        std::thread::sleep(Duration::from_millis(5));
-        let (missed, gap) = replay.after(0);
-        assert_eq!((missed.len(), gap), (0, true));
     }
 }
