@@ -1,5 +1,6 @@
 //! Per-socket outbound path: a bounded queue drained by one writer task that coalesces frames
-//! (feed many, flush once), plus a kill switch that drops the socket at once.
+//! (feed many, flush once; on a busy socket at most one write per pacing interval), plus a kill
+//! switch that drops the socket at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,11 +10,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::rpc::Frame;
 
 /// Frames written before one flush, at most.
-const MAX_FRAMES_PER_FLUSH: usize = 64;
+const MAX_FRAMES_PER_FLUSH: usize = 256;
 
 /// Something for the writer task to do, in order.
 #[derive(Debug)]
@@ -114,15 +116,30 @@ pub async fn killed(kill: &mut watch::Receiver<bool>) {
     let _ = kill.wait_for(|k| *k).await;
 }
 
+/// How the writer task paces its writes.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterPacing {
+    /// Least time between two writes to the socket. A frame that finds the socket idle longer than
+    /// this goes out at once; frames arriving faster wait for the rest of the interval and then go
+    /// out together, in one write. Zero writes as soon as frames are queued.
+    pub coalesce: Duration,
+    /// After a close frame, how long to wait for the peer before dropping the socket.
+    pub close_linger: Duration,
+}
+
 /// Drains the queue into the socket until the queue closes, a close frame is sent or the socket is
-/// killed. After a close frame it waits `close_linger` for the peer, then kills the socket.
+/// killed, coalescing frames per [`WriterPacing`]. After a close frame it waits `close_linger` for
+/// the peer, then kills the socket.
 pub async fn run_writer(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Outbound>,
     kill_switch: Arc<watch::Sender<bool>>,
-    close_linger: Duration,
+    pacing: WriterPacing,
 ) {
     let mut kill = kill_switch.subscribe();
+    // When the last write ended having drained the queue (a write cut short by the batch size
+    // limit is followed at once by the next one).
+    let mut last_drained_write: Option<Instant> = None;
     loop {
         let first = tokio::select! {
             biased;
@@ -132,10 +149,21 @@ pub async fn run_writer(
                 None => break,
             },
         };
-        if rx.is_empty() {
-            // Let the tasks that are ready run first: under load they queue more frames for this
-            // socket, which then go out in the same write (one syscall for many frames).
-            tokio::task::yield_now().await;
+        match last_drained_write.map(|at| at + pacing.coalesce) {
+            Some(due) if Instant::now() < due => {
+                // Busy socket: let more frames gather until the interval is over.
+                tokio::select! {
+                    biased;
+                    _ = killed(&mut kill) => return,
+                    _ = tokio::time::sleep_until(due) => {}
+                }
+            }
+            _ if rx.is_empty() => {
+                // Let the tasks that are ready run first: under load they queue more frames for this
+                // socket, which then go out in the same write (one syscall for many frames).
+                tokio::task::yield_now().await;
+            }
+            _ => {}
         }
         let outcome = tokio::select! {
             biased;
@@ -143,7 +171,8 @@ pub async fn run_writer(
             outcome = write_batch(&mut sink, &mut rx, first) => outcome,
         };
         match outcome {
-            Ok(BatchEnd::Continue) => {}
+            Ok(BatchEnd::Drained) => last_drained_write = Some(Instant::now()),
+            Ok(BatchEnd::More) => last_drained_write = None,
             Ok(BatchEnd::Closed) => break,
             Err(_) => {
                 kill_switch.send_replace(true);
@@ -151,12 +180,16 @@ pub async fn run_writer(
             }
         }
     }
-    let _ = tokio::time::timeout(close_linger, killed(&mut kill)).await;
+    let _ = tokio::time::timeout(pacing.close_linger, killed(&mut kill)).await;
     kill_switch.send_replace(true);
 }
 
 enum BatchEnd {
-    Continue,
+    /// The queue was empty when the batch was written.
+    Drained,
+    /// The batch hit its size limit with frames still queued.
+    More,
+    /// A close frame was written: no more writes.
     Closed,
 }
 
@@ -167,7 +200,7 @@ async fn write_batch(
 ) -> Result<BatchEnd, axum::Error> {
     let mut next = Some(first);
     let mut written = 0;
-    let mut end = BatchEnd::Continue;
+    let mut end = BatchEnd::Drained;
     while let Some(item) = next {
         match item {
             Outbound::Text(frame) => sink.feed(Message::Text(frame)).await?,
@@ -183,6 +216,9 @@ async fn write_batch(
         }
         written += 1;
         if written >= MAX_FRAMES_PER_FLUSH {
+            if !rx.is_empty() {
+                end = BatchEnd::More;
+            }
             break;
         }
         next = rx.try_recv().ok();

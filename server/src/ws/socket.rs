@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use tokio::time::{sleep_until, Instant};
 
 use super::methods::Connection;
-use crate::outbound::{killed, run_writer, SocketLink};
+use crate::outbound::{killed, run_writer, SocketLink, WriterPacing};
 use crate::state::ServerState;
 
 /// How long to wait for a 1009 close frame to go out before dropping the socket.
@@ -20,7 +20,8 @@ pub async fn run(hub: Arc<ServerState>, socket: WebSocket, ip: String) {
     let _live = hub.track_socket();
     let (sink, mut stream) = socket.split();
     let (link, queue, mut kill) = SocketLink::new(hub.config.outbound_queue_frames);
-    let mut writer = tokio::spawn(run_writer(sink, queue, link.kill_switch(), hub.config.close_grace));
+    let pacing = WriterPacing { coalesce: hub.config.write_coalesce, close_linger: hub.config.close_grace };
+    let mut writer = tokio::spawn(run_writer(sink, queue, link.kill_switch(), pacing));
     let mut writer_done = false;
     let mut shutdown = hub.shutdown_signal();
     let mut conn = Connection::new(hub.clone(), link.clone(), ip);
