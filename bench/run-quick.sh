@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (cd bench/peer-socketio && npm ci --no-audit --no-fund)
-cargo build --release -p otc-server -p otc-bench -p otc-session
-exec target/release/otc-bench --quick "$@"
+cargo build --release -p otc-session
+cargo build --profile server -p otc-server -p otc-bench
+exec target/server/otc-bench --quick "$@"

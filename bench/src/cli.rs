@@ -50,7 +50,7 @@ pub enum Invocation {
 }
 
 /// Usage text.
-pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S6] [--runs N] [--no-peer] [--no-floor]";
+pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S5,S6] [--runs N] [--no-peer] [--no-floor]";
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Invocation, String> {
@@ -78,8 +78,8 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
     if options.runs == 0 {
         options.runs = if options.mode == Mode::Full { 3 } else { 1 };
     }
-    if let Some(unknown) = options.only.iter().find(|s| !["S1", "S2", "S3", "S4", "S6"].contains(&s.to_uppercase().as_str())) {
-        return Err(format!("--only: unknown scenario {unknown:?} (S1, S2, S3, S4, S6)\n{USAGE}"));
+    if let Some(unknown) = options.only.iter().find(|s| !["S1", "S2", "S3", "S4", "S5", "S6"].contains(&s.to_uppercase().as_str())) {
+        return Err(format!("--only: unknown scenario {unknown:?} (S1, S2, S3, S4, S5, S6)\n{USAGE}"));
     }
     Ok(Invocation::Bench(options))
 }
@@ -88,6 +88,7 @@ fn parse_worker(args: &[String]) -> Result<WorkerArgs, String> {
     let mut server: Option<SocketAddr> = None;
     let mut first_index = 0usize;
     let mut ping_ms = 5000u64;
+    let mut join_rate = 1000f64;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let value = it.next().ok_or_else(|| format!("worker: {arg} needs a value"))?;
@@ -96,6 +97,9 @@ fn parse_worker(args: &[String]) -> Result<WorkerArgs, String> {
             "--server" => server = Some(value.parse().map_err(|e: std::net::AddrParseError| bad(e.to_string()))?),
             "--first-index" => first_index = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--ping-ms" => ping_ms = value.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+            "--join-rate" => {
+                join_rate = value.parse().ok().filter(|r: &f64| r.is_finite() && *r > 0.0).ok_or_else(|| bad("not a positive rate".into()))?
+            }
             other => return Err(format!("worker: unknown argument {other:?}")),
         }
     }
@@ -103,6 +107,7 @@ fn parse_worker(args: &[String]) -> Result<WorkerArgs, String> {
         server: server.ok_or("worker: --server is required")?,
         first_index,
         ping_interval: Duration::from_millis(ping_ms.max(1)),
+        join_rate,
     })
 }
 
@@ -136,7 +141,8 @@ mod tests {
 
     #[test]
     fn worker_arguments() {
-        let Ok(Invocation::Worker(w)) = parse(&args("worker --server 127.0.0.1:9 --first-index 15000 --ping-ms 5000")) else { panic!() };
-        assert_eq!((w.first_index, w.ping_interval), (15000, Duration::from_secs(5)));
+        let Ok(Invocation::Worker(w)) = parse(&args("worker --server 127.0.0.1:9 --first-index 15000 --ping-ms 5000 --join-rate 2500")) else { panic!() };
+        assert_eq!((w.first_index, w.ping_interval, w.join_rate), (15000, Duration::from_secs(5), 2500.0));
+        assert!(parse(&args("worker --server 127.0.0.1:9 --join-rate 0")).is_err());
     }
 }

@@ -15,9 +15,11 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::wire::{self, Inbound};
 
-/// Connections per source address before the next one (127.0.0.2, .3, ...) is used: one address
-/// reaches ~28k connections on this box.
-pub const CONNECTIONS_PER_SOURCE_ADDRESS: usize = 25_000;
+/// Source addresses the connections rotate over (127.0.0.1 ..= 127.0.0.64). One address reaches ~28k
+/// connections to one server port on this box, but the kernel's search for a free source port grows
+/// with the ports already taken: with a single address, that search was most of the load generator's
+/// CPU in a 19k connect storm. Spread over 64 addresses, each holds a few hundred.
+pub const SOURCE_ADDRESSES: usize = 64;
 
 /// What a scenario learns from its clients. Called on the client's own task: keep it cheap.
 pub trait Observer: Send + Sync + 'static {
@@ -36,8 +38,11 @@ pub trait Observer: Send + Sync + 'static {
 pub enum Command {
     /// Send a broadcast signal with this data.
     Signal(String),
-    /// Close the socket and stop.
+    /// Close the socket and stop (to the server, a lost connection: it keeps the participant for
+    /// its resume grace).
     Close,
+    /// Leave the session (`leaveRoom`), wait for the answer, then close and stop: what an app does.
+    Leave,
 }
 
 /// How one client connects.
@@ -55,11 +60,10 @@ pub struct ClientConfig {
     pub ping_interval: Duration,
 }
 
-/// Source address of the `global_index`-th connection: 127.0.0.1, then .2, .3, ... every
-/// [`CONNECTIONS_PER_SOURCE_ADDRESS`] connections.
+/// Source address of the `global_index`-th connection: 127.0.0.1, .2, ... .64, then .1 again.
 pub fn source_address(global_index: usize) -> IpAddr {
-    let host = 1 + global_index / CONNECTIONS_PER_SOURCE_ADDRESS;
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, host.min(254) as u8))
+    let host = 1 + global_index % SOURCE_ADDRESSES;
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, host as u8))
 }
 
 /// A running client: its command channel and task.
@@ -88,6 +92,7 @@ fn websocket_config() -> WebSocketConfig {
 
 async fn dial(config: &ClientConfig) -> Result<WebSocketStream<TcpStream>, String> {
     let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
+    defer_port_choice(&socket)?;
     socket.bind(SocketAddr::new(config.source, 0)).map_err(|e| format!("bind {}: {e}", config.source))?;
     let stream = socket.connect(config.server).await.map_err(|e| format!("connect {}: {e}", config.server))?;
     stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
@@ -97,6 +102,29 @@ async fn dial(config: &ClientConfig) -> Result<WebSocketStream<TcpStream>, Strin
         .await
         .map_err(|e| format!("websocket handshake: {e}"))?;
     Ok(ws)
+}
+
+/// Sets `IP_BIND_ADDRESS_NO_PORT`: binding a source address with port 0 then leaves the port to
+/// `connect`, which picks it by the full 4-tuple. Without it, `bind` searches the address's whole
+/// port range for each socket: past a few thousand connections that search was what capped the
+/// load generator's connect rate (~1000/s, all of it kernel time).
+fn defer_port_choice(socket: &TcpSocket) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a pointer/length pair describing one c_int that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(format!("IP_BIND_ADDRESS_NO_PORT: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::UnboundedReceiver<Command>) -> Result<(), String> {
@@ -137,6 +165,21 @@ async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::
                     next_id += 1;
                     ws.send(Message::text(frame)).await.map_err(|e| format!("send sendMessage: {e}"))?;
                 }
+                Some(Command::Leave) => {
+                    ws.send(Message::text(wire::leave_room(next_id))).await.map_err(|e| format!("send leaveRoom: {e}"))?;
+                    let answered = tokio::time::timeout(LEAVE_ANSWER_WAIT, async {
+                        while let Some(Ok(frame)) = ws.next().await {
+                            if let Message::Text(text) = frame {
+                                if wire::is_response_to(text.as_str(), next_id) {
+                                    return;
+                                }
+                            }
+                        }
+                    })
+                    .await;
+                    let _ = ws.close(None).await;
+                    return answered.map_err(|_| "leaveRoom not answered".to_string());
+                }
                 Some(Command::Close) | None => {
                     let _ = ws.close(None).await;
                     return Ok(());
@@ -149,6 +192,9 @@ async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::
         }
     }
 }
+
+/// How long a leaving client waits for the `leaveRoom` answer before closing anyway.
+const LEAVE_ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// Closes every client and waits (bounded) for their tasks to end.
 pub async fn close_all(clients: Vec<ClientHandle>) {
@@ -169,9 +215,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn source_addresses_rotate_every_block() {
+    fn source_addresses_rotate() {
         assert_eq!(source_address(0), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
-        assert_eq!(source_address(CONNECTIONS_PER_SOURCE_ADDRESS - 1), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
-        assert_eq!(source_address(CONNECTIONS_PER_SOURCE_ADDRESS), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+        assert_eq!(source_address(1), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+        assert_eq!(source_address(SOURCE_ADDRESSES - 1), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 64)));
+        assert_eq!(source_address(SOURCE_ADDRESSES), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
     }
 }

@@ -10,8 +10,3 @@ pub fn micros(at: Instant) -> u64 {
     let epoch = *EPOCH.get_or_init(Instant::now);
     at.saturating_duration_since(epoch).as_micros() as u64
 }
-
-/// Microseconds from the process epoch to now.
-pub fn now_micros() -> u64 {
-    micros(Instant::now())
-}

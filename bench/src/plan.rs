@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use crate::cli::Mode;
+use crate::scenario::churn::ChurnLoad;
 use crate::scenario::fanout::FanOutLoad;
 use crate::scenario::idle::IdleLoad;
+use crate::scenario::native_cost::StreamLoad;
 use crate::scenario::resume::CutLoad;
 
 /// Everything one mode runs.
@@ -21,8 +23,12 @@ pub struct Plan {
     pub peer_fan_outs: Vec<FanOutLoad>,
     /// S4 cuts.
     pub cuts: Vec<CutLoad>,
-    /// S6 roster size.
+    /// S5 churn.
+    pub churn: ChurnLoad,
+    /// S6 roster size on otc-server (raw members joined first).
     pub native_roster: usize,
+    /// S6 stream-player sizes.
+    pub native_stream: StreamLoad,
 }
 
 /// The plan of a mode.
@@ -33,29 +39,34 @@ pub fn plan(mode: Mode) -> Plan {
             Plan {
                 join_storms: vec![200],
                 peer_join_storms: vec![200],
-                idle: IdleLoad { sessions: 10, members: 100, idle: Duration::from_secs(2) },
+                idle: IdleLoad { sessions: 10, members: 100, idle: Duration::from_secs(2), join_rate: 2000.0 },
                 fan_outs: vec![small, FanOutLoad { members: 500, publishers: 10, rate: 40, duration: Duration::from_millis(1500) }],
                 peer_fan_outs: vec![small],
                 cuts: vec![CutLoad { clients: 20, cut_percent: 10, outage: Duration::from_secs(2) }],
+                churn: ChurnLoad { sessions: 10, members: 20, rate: 100, signal_rate: 50, duration: Duration::from_secs(3) },
                 native_roster: 500,
+                native_stream: StreamLoad { roster: 1000, joins: 10_000, signals: 10_000 },
             }
         }
         Mode::Full => {
             let m100 = FanOutLoad { members: 100, publishers: 10, rate: 1000, duration: Duration::from_secs(5) };
-            let m1000 = FanOutLoad { members: 1000, publishers: 10, rate: 150, duration: Duration::from_secs(5) };
+            let m1000 = FanOutLoad { members: 1000, publishers: 10, rate: 600, duration: Duration::from_secs(5) };
             Plan {
                 join_storms: vec![1000, 5000],
                 peer_join_storms: vec![1000],
-                idle: IdleLoad { sessions: 190, members: 100, idle: Duration::from_secs(10) },
+                idle: IdleLoad { sessions: 190, members: 100, idle: Duration::from_secs(10), join_rate: 10_000.0 },
                 fan_outs: vec![m100, m1000],
                 peer_fan_outs: vec![m100, m1000],
                 cuts: [2, 8, 20]
                     .into_iter()
                     .map(|s| CutLoad { clients: 1000, cut_percent: 10, outage: Duration::from_secs(s) })
                     .collect(),
-                // 10k (the spec's size) means a 10k join storm among the raw members first
-                // (50M notifications): more than this box's load generator gets through in minutes.
+                // The spec churns for 10 minutes; 60 s keeps the full run within reach (a field).
+                churn: ChurnLoad { sessions: 150, members: 100, rate: 5000, signal_rate: 750, duration: Duration::from_secs(60) },
+                // On otc-server, 10k (the spec's size) means a 10k join storm among the raw members
+                // first (50M notifications): the stream player lists the 10k roster instead.
                 native_roster: 1_000,
+                native_stream: StreamLoad { roster: 10_000, joins: 200_000, signals: 200_000 },
             }
         }
     }

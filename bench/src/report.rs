@@ -8,7 +8,7 @@ use crate::cli::{Mode, Options};
 use crate::goals::goal_for;
 use crate::plan::plan;
 use crate::results::{markdown_table, medians, plain_table, Figures, Row};
-use crate::scenario::{fanout, idle, join_storm, native_cost, resume, socketio};
+use crate::scenario::{churn, fanout, idle, join_storm, native_cost, resume, socketio};
 use crate::server::ServerKind;
 use crate::system::Placement;
 use crate::target::Target;
@@ -26,9 +26,14 @@ struct Group {
 
 /// Runs `scenario` `runs` times, each on a fresh server of `kind`; medians of the figures.
 async fn on_fresh_servers(kind: ServerKind, placement: Placement, runs: usize, scenario: impl AsyncFn(&Target) -> Result<Figures, String>) -> Result<Figures, String> {
+    on_fresh_servers_with(kind, &[], placement, runs, scenario).await
+}
+
+/// [`on_fresh_servers`] with extra server arguments.
+async fn on_fresh_servers_with(kind: ServerKind, args: &[String], placement: Placement, runs: usize, scenario: impl AsyncFn(&Target) -> Result<Figures, String>) -> Result<Figures, String> {
     let mut all = Vec::new();
     for _ in 0..runs {
-        let mut target = Target::start(kind, &[], placement).await?;
+        let mut target = Target::start(kind, args, placement).await?;
         let outcome = scenario(&target).await;
         let alive = target.process.is_running();
         let log = target.process.log.clone();
@@ -182,12 +187,37 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
             groups.push(Group { id: "S4", label, size: load.clients, within_grace, ours, floor: None, peer: None });
         }
     }
-    if options.wants("S6") {
-        let n = plan.native_roster;
-        let label = format!("S6 roster {n}");
+    if options.wants("S5") {
+        let load = plan.churn;
+        let label = format!("S5 {}x{} @{}/s", load.sessions, load.members, load.rate);
         eprintln!("{label}");
         let t = Instant::now();
-        let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| native_cost::run(t, n).await).await;
+        let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| churn::run(t, load).await).await;
+        progress(&label, "otc-server", t, &ours);
+        let floor = if floor {
+            let t = Instant::now();
+            let outcome = on_fresh_servers(ServerKind::Floor, placement, runs, async |t| churn::run(t, load).await).await;
+            progress(&label, "floor", t, &outcome);
+            Some(outcome)
+        } else {
+            None
+        };
+        groups.push(Group { id: "S5", label, size: load.sessions * load.members, within_grace: true, ours, floor, peer: None });
+    }
+    if options.wants("S6") {
+        let load = plan.native_stream;
+        let label = format!("S6 C API, stream player K={} P={} S={}", load.roster, load.joins, load.signals);
+        eprintln!("{label}");
+        let t = Instant::now();
+        // The player takes the server's core (no server runs meanwhile).
+        let ours = repeated(runs, async || native_cost::run_stream(load, placement.server_cpu).await).await;
+        progress(&label, "stream player", t, &ours);
+        groups.push(Group { id: "S6", label, size: load.roster, within_grace: true, ours, floor: None, peer: None });
+        let n = plan.native_roster;
+        let label = format!("S6 C API, otc-server K={n}");
+        eprintln!("{label}");
+        let t = Instant::now();
+        let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| native_cost::run_server(t, n).await).await;
         progress(&label, "otc-server", t, &ours);
         groups.push(Group { id: "S6", label, size: n, within_grace: true, ours, floor: None, peer: None });
     }

@@ -1,6 +1,6 @@
 //! A load-generator worker process: holds a slice of the connections so no process needs more
-//! than ~20k open files. Reads token lines on stdin (then an empty line), joins them all with bounded
-//! concurrency, prints one JSON line with its join latencies, keeps the clients idle (pinging) until
+//! than ~20k open files. Reads token lines on stdin (then an empty line), joins them all open-loop at a
+//! fixed rate (with a bound on joins in flight), prints one JSON line with its join latencies, keeps the clients idle (pinging) until
 //! stdin closes, then closes them.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,8 +18,8 @@ use crate::wire::Inbound;
 /// Most connections one worker process holds.
 pub const CONNECTIONS_PER_WORKER: usize = 15_000;
 
-/// Joins in flight per worker.
-const CONCURRENT_JOINS: usize = 256;
+/// Joins in flight per worker, at most: past it, dials wait (and their latency counts the wait).
+const CONCURRENT_JOINS: usize = 4096;
 
 /// What a worker reports once every client has joined (or failed).
 #[derive(Serialize, Deserialize, Debug)]
@@ -32,8 +32,10 @@ pub struct WorkerReport {
     pub first_error: Option<String>,
     /// Seconds from the first dial to the last join answer.
     pub elapsed_s: f64,
-    /// Dial-to-join-answer latency of each joined client, µs.
+    /// Scheduled-dial-to-join-answer latency of each joined client, µs (a late dial counts its delay).
     pub latencies_us: Vec<u64>,
+    /// CPU seconds this worker process used up to the report (its share of the load generator's cost).
+    pub cpu_s: f64,
 }
 
 /// Command-line settings of a worker.
@@ -45,6 +47,8 @@ pub struct WorkerArgs {
     pub first_index: usize,
     /// Keepalive interval.
     pub ping_interval: Duration,
+    /// Joins per second this worker offers (open loop).
+    pub join_rate: f64,
 }
 
 struct Joins {
@@ -58,9 +62,6 @@ struct Joins {
 }
 
 impl Observer for Joins {
-    fn dialing(&self, client: usize, at: Instant) {
-        self.dial_us[client].store(clock::micros(at), Ordering::Relaxed);
-    }
 
     fn inbound(&self, client: usize, at: Instant, frame: &Inbound<'_>) {
         if let Inbound::Joined { .. } = frame {
@@ -110,9 +111,13 @@ pub async fn run(args: WorkerArgs) -> Result<(), String> {
         last_join_us: AtomicU64::new(0),
         slots: Semaphore::new(CONCURRENT_JOINS),
     });
-    let start_us = clock::now_micros();
+    let start = tokio::time::Instant::now();
+    let start_us = clock::micros(start.into_std());
     let mut clients = Vec::with_capacity(count);
     for (index, token) in tokens.into_iter().enumerate() {
+        let scheduled = start + Duration::from_secs_f64(index as f64 / args.join_rate.max(1e-3));
+        joins.dial_us[index].store(clock::micros(scheduled.into_std()), Ordering::Relaxed);
+        tokio::time::sleep_until(scheduled).await;
         if let Ok(permit) = joins.slots.acquire().await {
             permit.forget();
         }
@@ -133,6 +138,7 @@ pub async fn run(args: WorkerArgs) -> Result<(), String> {
         first_error: joins.first_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         elapsed_s: joins.last_join_us.load(Ordering::Relaxed).saturating_sub(start_us) as f64 / 1e6,
         latencies_us,
+        cpu_s: crate::procstat::cpu_seconds(std::process::id())?,
     };
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     // Stay connected (clients keep pinging) until the parent closes stdin.

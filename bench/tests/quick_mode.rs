@@ -28,7 +28,7 @@ fn quick_mode_runs_every_scenario_and_writes_the_table() {
     assert!(output.status.success(), "otc-bench --quick failed:\n{stderr}");
     let table = std::fs::read_to_string(&out).expect("markdown table written");
     let _ = std::fs::remove_file(&out);
-    for scenario in ["S1 N=", "S2 ", "S3 M=", "S4 ", "S6 "] {
+    for scenario in ["S1 N=", "S2 ", "S3 M=", "S4 ", "S5 ", "S6 "] {
         assert!(table.contains(&format!("| {scenario}")), "no {scenario} rows in:\n{table}");
     }
     assert!(table.contains("| ordering violations | 0 |"), "ordering violations must be 0:\n{table}");

@@ -64,15 +64,23 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve() -> Result<(), String> {
     let addr = listen_address()?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("bind {addr}: {e}"))?;
+    let listener = listen(addr).map_err(|e| format!("bind {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("otc-bench-floor listening on http://{local}");
     let app = Router::new().route("/openvidu", get(upgrade)).with_state(Shared::default());
     axum::serve(listener, app).await.map_err(|e| format!("serve: {e}"))
 }
 
+/// Same accept backlog as otc-server (4096), so both face a connect storm alike.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 async fn upgrade(ws: WebSocketUpgrade, State(rooms): State<Shared>) -> Response {
-    ws.read_buffer_size(4096).write_buffer_size(8192).on_upgrade(move |socket| connection(socket, rooms))
+    ws.read_buffer_size(1024).write_buffer_size(4096).on_upgrade(move |socket| connection(socket, rooms))
 }
 
 /// Per socket: a writer task that coalesces queued frames into one flush, and this reader loop.

@@ -1,5 +1,7 @@
-//! S2 idle connections: many sessions of 100 joined members held by worker processes. Measures the
-//! server's RSS per connection (VmRSS delta), the connect+join rate and p99, and idle CPU.
+//! S2 idle connections: many sessions of 100 joined members held by worker processes, which connect
+//! and join open-loop at a fixed offered rate. Measures the server's RSS per connection (VmRSS delta,
+//! right after the joins and again after the idle period), the achieved connect+join rate and its
+//! latency percentiles (from each join's scheduled time), and the server's CPU, joining and idle.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -22,6 +24,8 @@ pub struct IdleLoad {
     pub members: usize,
     /// How long the joined connections sit idle while CPU is measured.
     pub idle: Duration,
+    /// Offered connect+join rate, per second, over all workers.
+    pub join_rate: f64,
 }
 
 struct Worker {
@@ -29,10 +33,10 @@ struct Worker {
     stdin: Option<ChildStdin>,
 }
 
-async fn start_worker(target: &Target, first_index: usize, tokens: &[String]) -> Result<(Worker, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>), String> {
+async fn start_worker(target: &Target, first_index: usize, join_rate: f64, tokens: &[String]) -> Result<(Worker, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut child = Command::new(exe)
-        .args(["worker", "--server", &target.process.addr.to_string(), "--first-index", &first_index.to_string(), "--ping-ms", "5000"])
+        .args(["worker", "--server", &target.process.addr.to_string(), "--first-index", &first_index.to_string(), "--ping-ms", "5000", "--join-rate", &join_rate.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -62,12 +66,13 @@ pub async fn run(target: &Target, load: IdleLoad) -> Result<Figures, String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = procstat::rss_kib(target.pid())?;
 
+    let join_cpu = CpuWindow::open(target.pid())?;
     let worker_count = total.div_ceil(CONNECTIONS_PER_WORKER);
     let per_worker = total.div_ceil(worker_count);
     let mut workers = Vec::new();
     let mut outputs = Vec::new();
     for (w, chunk) in tokens.chunks(per_worker).enumerate() {
-        let (worker, lines) = start_worker(target, w * per_worker, chunk).await?;
+        let (worker, lines) = start_worker(target, w * per_worker, load.join_rate / worker_count as f64, chunk).await?;
         workers.push(worker);
         outputs.push(lines);
     }
@@ -81,7 +86,8 @@ pub async fn run(target: &Target, load: IdleLoad) -> Result<Figures, String> {
         let report: WorkerReport = serde_json::from_str(&line).map_err(|e| format!("worker report {line:?}: {e}"))?;
         reports.push(report);
     }
-    let outcome = measure(target, load, rss_before, &reports).await;
+    let join_cpu_s = join_cpu.close()?;
+    let outcome = measure(target, load, rss_before, join_cpu_s, &reports).await;
     for mut worker in workers {
         drop(worker.stdin.take());
         if tokio::time::timeout(Duration::from_secs(10), worker.child.wait()).await.is_err() {
@@ -91,7 +97,7 @@ pub async fn run(target: &Target, load: IdleLoad) -> Result<Figures, String> {
     outcome
 }
 
-async fn measure(target: &Target, load: IdleLoad, rss_before: u64, reports: &[WorkerReport]) -> Result<Figures, String> {
+async fn measure(target: &Target, load: IdleLoad, rss_before: u64, join_cpu_s: f64, reports: &[WorkerReport]) -> Result<Figures, String> {
     let failed: usize = reports.iter().map(|r| r.failed).sum();
     if failed > 0 {
         let first = reports.iter().find_map(|r| r.first_error.clone()).unwrap_or_default();
@@ -102,16 +108,22 @@ async fn measure(target: &Target, load: IdleLoad, rss_before: u64, reports: &[Wo
     reports.iter().flat_map(|r| &r.latencies_us).for_each(|&us| latency.record_micros(us));
     let elapsed = reports.iter().map(|r| r.elapsed_s).fold(0.0, f64::max).max(1e-6);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after = procstat::rss_kib(target.pid())?;
+    let per_connection = |rss: u64| rss.saturating_sub(rss_before) as f64 / joined.max(1) as f64;
+    let rss_joined = procstat::rss_kib(target.pid())?;
     let cpu = CpuWindow::open(target.pid())?;
     tokio::time::sleep(load.idle).await;
     let idle_cpu = cpu.close()? / load.idle.as_secs_f64();
+    let rss_idle = procstat::rss_kib(target.pid())?;
     Ok(vec![
         figure("connections", joined as f64),
-        figure("server RSS per connection (KiB)", rss_after.saturating_sub(rss_before) as f64 / joined.max(1) as f64),
+        figure("server RSS per connection, 1 s after the joins (KiB)", per_connection(rss_joined)),
+        figure("server RSS per connection (KiB)", per_connection(rss_idle)),
+        figure("offered connect+join rate (/s)", load.join_rate),
         figure("connect+join rate (/s)", joined as f64 / elapsed),
         figure("p50 connect+join (ms)", latency.quantile_ms(0.5).unwrap_or(0.0)),
         figure("p99 connect+join (ms)", latency.quantile_ms(0.99).unwrap_or(0.0)),
+        figure("server CPU while joining (% of a core)", join_cpu_s / elapsed * 100.0),
+        figure("load generator CPU while joining (% of a core)", reports.iter().map(|r| r.cpu_s).sum::<f64>() / elapsed * 100.0),
         figure("idle server CPU (%)", idle_cpu * 100.0),
     ])
 }

@@ -1,11 +1,14 @@
 //! The scenarios of spec/benchmarks.md, one module each.
 
+pub mod c_client;
+pub mod churn;
 pub mod fanout;
 pub mod idle;
 pub mod join_storm;
 pub mod native_cost;
 pub mod resume;
 pub mod socketio;
+pub mod stream_player;
 
 use std::time::Duration;
 

@@ -1,17 +1,128 @@
-//! S6 the native client's cost, through its public API: one otc_session client joins a session that
-//! already holds K raw members (its roster arrives in one joinRoom answer), then reads its roster
-//! snapshot; and the size of the stripped release cdylib.
+//! S6 the native client's cost, through its C API ([`c_client`]), and the size of the stripped release
+//! cdylib. Two runs:
+//!
+//! - **stream** ([`run_stream`]): the client joins the [`stream_player`], whose `joinRoom` answer lists
+//!   K participants (connect -> K-th `on_connection_created` = join time); the C roster snapshot is
+//!   timed at K; then the player writes P `participantJoined` notifications (an S1 stream) and S
+//!   signals (an S3 stream) and the client's rate of applying them is measured from the first frame
+//!   sent to the last callback. The player replays a recorded-shape stream to isolate the client's
+//!   cost (the server's cost is S1's and S3's job); it runs on the other core, the client's threads on
+//!   the bench's core, so the rates are per core of the client.
+//! - **otc-server** ([`run_server`]): K raw members join a real otc-server (paced), then the native
+//!   client joins through the C API: the same path against the real server, dial included.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use otc_session::client::{Event, Session, Settings};
-
+use super::c_client::{CClient, LibraryCpu};
+use super::stream_player::{Burst, Script, StreamPlayer};
 use crate::client::{self, ClientConfig, Observer};
 use crate::results::{figure, Figures};
 use crate::target::Target;
 use crate::wire::Inbound;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Sizes of the stream run.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamLoad {
+    /// K: participants in the `joinRoom` answer (the roster the snapshot is taken of).
+    pub roster: usize,
+    /// P: `participantJoined` notifications streamed after the join.
+    pub joins: usize,
+    /// S: signals streamed after the joins.
+    pub signals: usize,
+}
+
+/// Roster snapshot calls timed; the median is reported.
+const SNAPSHOT_CALLS: usize = 21;
+/// How long any one phase (join, a burst) may take before the run fails.
+const PHASE_LIMIT: Duration = Duration::from_secs(120);
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Per second of `d` (0 when `d` is zero).
+fn rate(count: usize, d: Duration) -> f64 {
+    if d.is_zero() { 0.0 } else { count as f64 / d.as_secs_f64() }
+}
+
+/// Median time of [`SNAPSHOT_CALLS`] roster snapshots; each must hold `expected` entries.
+fn snapshot_median(client: &CClient, expected: usize) -> Result<Duration, String> {
+    let mut times = Vec::with_capacity(SNAPSHOT_CALLS);
+    for _ in 0..SNAPSHOT_CALLS {
+        let (took, count) = client.snapshot()?;
+        if count != expected {
+            return Err(format!("S6: roster snapshot has {count} entries, expected {expected}"));
+        }
+        times.push(took);
+    }
+    times.sort();
+    Ok(times[SNAPSHOT_CALLS / 2])
+}
+
+/// Bytes of heap in use in the whole process (glibc `mallinfo2`: small chunks in every arena plus
+/// mmapped chunks).
+fn heap_in_use() -> u64 {
+    // SAFETY: mallinfo2 has no preconditions; it only reads the allocator's statistics.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as u64
+}
+
+/// Runs the stream variant. The player thread is pinned to `player_cpu` when given.
+pub async fn run_stream(load: StreamLoad, player_cpu: Option<usize>) -> Result<Figures, String> {
+    if load.roster == 0 {
+        return Err("S6: the stream run needs a roster".into());
+    }
+    let script = Script { session_id: format!("s6_stream_{}", load.roster), roster: load.roster, joins: load.joins, signals: load.signals };
+    let player = StreamPlayer::start(&script, player_cpu)?;
+    let all_joined = load.roster + load.joins;
+    let client = CClient::create(&script.session_id, &[load.roster, all_joined], &[load.signals])?;
+    let outcome = measure_stream(&client, &player, load).await;
+    client.disconnect().await;
+    drop(client);
+    drop(player);
+    let mut figures = outcome?;
+    if let Some(bytes) = library_size() {
+        figures.push(figure("stripped release cdylib (MB)", bytes as f64 / 1e6));
+    }
+    Ok(figures)
+}
+
+async fn measure_stream(client: &CClient, player: &StreamPlayer, load: StreamLoad) -> Result<Figures, String> {
+    let connect_started = client.connect(&player.token())?;
+    let roster_done = client.created_reached(load.roster, PHASE_LIMIT).await?;
+    let snapshot = snapshot_median(client, load.roster)?;
+    let mut figures = vec![
+        figure("join with roster (ms)", millis(roster_done - connect_started)),
+        figure("roster snapshot (ms)", millis(snapshot)),
+    ];
+    if load.joins > 0 {
+        let heap_before = heap_in_use();
+        let cpu = LibraryCpu::sample()?;
+        let burst = player.play(Burst::Joins).await?;
+        let done = client.created_reached(load.roster + load.joins, PHASE_LIMIT).await?;
+        let cpu_seconds = cpu.seconds_since()?;
+        let heap_after = heap_in_use();
+        figures.push(figure("roster entries applied/s (stream, per core)", rate(load.joins, done - burst.first_sent)));
+        if cpu_seconds > 0.0 {
+            figures.push(figure("roster entries per client CPU-s (stream)", load.joins as f64 / cpu_seconds));
+        }
+        figures.push(figure("joins stream written by the player (ms)", millis(burst.last_written - burst.first_sent)));
+        figures.push(figure("bytes per roster entry (live heap)", heap_after.saturating_sub(heap_before) as f64 / load.joins as f64));
+    }
+    if load.signals > 0 {
+        let cpu = LibraryCpu::sample()?;
+        let burst = player.play(Burst::Signals).await?;
+        let done = client.signals_reached(load.signals, PHASE_LIMIT).await?;
+        let cpu_seconds = cpu.seconds_since()?;
+        figures.push(figure("signals applied/s (stream, per core)", rate(load.signals, done - burst.first_sent)));
+        if cpu_seconds > 0.0 {
+            figures.push(figure("signals per client CPU-s (stream)", load.signals as f64 / cpu_seconds));
+        }
+    }
+    Ok(figures)
+}
 
 struct Joined(AtomicUsize);
 
@@ -23,11 +134,8 @@ impl Observer for Joined {
     }
 }
 
-/// Roster snapshot calls timed; the median is reported.
-const SNAPSHOT_CALLS: usize = 21;
-
-/// Runs S6 with `members` raw members against a fresh otc-server.
-pub async fn run(target: &Target, members: usize) -> Result<Figures, String> {
+/// Runs the otc-server variant: `members` raw members join a fresh otc-server, then the native client.
+pub async fn run_server(target: &Target, members: usize) -> Result<Figures, String> {
     let session_id = format!("s6_{members}");
     let tickets = target.tickets(&session_id, members + 1).await?;
     let joined = Arc::new(Joined(AtomicUsize::new(0)));
@@ -51,62 +159,35 @@ pub async fn run(target: &Target, members: usize) -> Result<Figures, String> {
         return Err(format!("S6: only {} of {members} members joined", joined.0.load(Ordering::Relaxed)));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let outcome = measure_native(&session_id, &tickets[members].token, members).await;
+    let outcome = measure_server_join(&session_id, &tickets[members].token, members).await;
     client::close_all(raw).await;
     outcome
 }
 
-async fn measure_native(session_id: &str, token: &str, members: usize) -> Result<Figures, String> {
-    let (session, mut events) = Session::new(Some(session_id.into()), Settings::default());
-    let started = Instant::now();
-    session.connect(token).map_err(|e| format!("S6 connect: {}", e.message))?;
-    let mut created = 0usize;
-    let mut connected_at = None;
-    let deadline = Duration::from_secs(60);
-    while created < members {
-        match tokio::time::timeout(deadline, events.recv()).await {
-            Ok(Some(Event::Connected { .. })) => connected_at = Some(Instant::now()),
-            Ok(Some(Event::ConnectionCreated(_))) => created += 1,
-            Ok(Some(Event::Error(e))) => return Err(format!("S6 native client error: {}", e.message)),
-            Ok(Some(Event::Disconnected(reason))) => return Err(format!("S6 native client disconnected: {reason:?}")),
-            Ok(Some(_)) => {}
-            Ok(None) => return Err("S6 native client's events ended".into()),
-            Err(_) => return Err(format!("S6: {created} of {members} roster entries within {deadline:?}")),
-        }
+async fn measure_server_join(session_id: &str, token: &str, members: usize) -> Result<Figures, String> {
+    let client = CClient::create(session_id, &[members], &[])?;
+    let outcome = async {
+        let started = client.connect(token)?;
+        let done = client.created_reached(members, PHASE_LIMIT).await?;
+        let snapshot = snapshot_median(&client, members)?;
+        Ok(vec![
+            figure("join with roster (ms)", millis(done - started)),
+            figure("roster entries applied/s (join answer, dial included)", rate(members, done - started)),
+            figure("roster snapshot (ms)", millis(snapshot)),
+        ])
     }
-    let applied = started.elapsed();
-    let mut snapshots: Vec<Duration> = (0..SNAPSHOT_CALLS)
-        .map(|_| {
-            let t = Instant::now();
-            let roster = session.roster();
-            let took = t.elapsed();
-            std::hint::black_box(roster.len());
-            took
-        })
-        .collect();
-    snapshots.sort();
-    let roster_len = session.roster().len();
-    let _ = session.disconnect();
-    if roster_len != members {
-        return Err(format!("S6: roster() has {roster_len} entries, expected {members}"));
-    }
-    let mut figures = vec![
-        figure("join with full roster (ms)", applied.as_secs_f64() * 1000.0),
-        figure("roster entries applied/s (connect to last event)", members as f64 / applied.as_secs_f64()),
-        figure("roster() snapshot (ms)", snapshots[SNAPSHOT_CALLS / 2].as_secs_f64() * 1000.0),
-    ];
-    if let Some(connected) = connected_at {
-        figures.push(figure("connect to Connected (ms)", connected.duration_since(started).as_secs_f64() * 1000.0));
-    }
-    if let Some(bytes) = library_size() {
-        figures.push(figure("stripped release cdylib (MB)", bytes as f64 / 1e6));
-    }
-    Ok(figures)
+    .await;
+    client.disconnect().await;
+    outcome
 }
 
-/// Size of target/release/libotc_session.so (built with `cargo build --release -p otc-session`).
+/// Size of libotc_session.so from `cargo build --release -p otc-session` (the release profile strips
+/// it): in ../release/ relative to the bench's executable (target/server/otc-bench ->
+/// target/release/), else next to the executable.
 pub fn library_size() -> Option<u64> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
-    std::fs::metadata(dir.join("libotc_session.so")).ok().map(|m| m.len())
+    [dir.join("../release/libotc_session.so"), dir.join("libotc_session.so")]
+        .iter()
+        .find_map(|path| std::fs::metadata(path).ok().map(|m| m.len()))
 }
