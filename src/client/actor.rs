@@ -13,7 +13,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 
 use super::jsonrpc::{parse_frame, Incoming, Requests, RpcError};
 use super::notify::{Effect, Notifier};
-use super::shared::{Command, EventSink, OutgoingSignal, Shared};
+use super::shared::{Command, EventSink, HeldEvents, OutgoingSignal, Shared};
 use super::token::TokenUrl;
 use super::transport::{dial, Link, LinkRead};
 use super::types::{Capabilities, ClientError, Connection, DisconnectReason, ErrorCode, Event, SessionState, Settings};
@@ -94,6 +94,8 @@ pub(crate) struct Actor {
     pub rpc: Requests<RequestKind>,
     /// `disconnect` arrived while a step could not act on it; the connected loop leaves first thing.
     pub disconnect_requested: bool,
+    /// Where the connected loop holds back the events of one batch of frames.
+    pub batch: HeldEvents,
 }
 
 /// Maps a `joinRoom` error to the code the app sees.
@@ -171,7 +173,7 @@ async fn wait_for_join(rpc: &mut Requests<RequestKind>, link: &mut Link, early: 
 impl Actor {
     /// A task for a session with these settings.
     pub fn new(shared: Arc<Shared>, events: EventSink, commands: mpsc::UnboundedReceiver<Command>, settings: Settings) -> Actor {
-        Actor { shared, events, commands, settings, rpc: Requests::new(), disconnect_requested: false }
+        Actor { shared, events, commands, settings, rpc: Requests::new(), disconnect_requested: false, batch: HeldEvents::new() }
     }
 
     /// Runs until every `Session` handle is dropped.

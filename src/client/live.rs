@@ -1,10 +1,12 @@
 //! The connected loop: frames in, commands out, keepalive pings and request deadlines; plus the
 //! leave handshake. A lost socket hands over to `resume.rs`.
 
+use futures_util::FutureExt;
 use serde_json::json;
 use tokio::time::{sleep_until, timeout, Duration, Instant};
 
 use super::actor::{watching_commands, Actor, Flow, Interrupted, Joined, RequestKind};
+use super::hot::parse_hot;
 use super::jsonrpc::{parse_frame, Incoming, NO_PARAMS};
 use super::notify::Effect;
 use super::resume::ResumeEnd;
@@ -20,6 +22,10 @@ pub(crate) const CLOSE_BY_CLIENT: u16 = 4102;
 pub(crate) const CLOSE_FOR_RECONNECTION: u16 = 4104;
 /// Close code after the server refused the resume.
 pub(crate) const CLOSE_RECONNECTION_FAULT: u16 = 4101;
+
+/// How many already-buffered frames one turn of the connected loop applies before it looks at
+/// commands and timers again.
+const FRAMES_PER_BATCH: usize = 256;
 
 /// Why the connected loop stopped.
 pub(crate) enum LinkEnd {
@@ -69,13 +75,29 @@ impl Actor {
         if std::mem::take(&mut self.disconnect_requested) {
             return self.leave(j).await;
         }
+        // Both timers are armed once and re-armed only when their deadline moves: building two
+        // fresh timers per frame cost more than applying the frame.
+        let ping_timer = sleep_until(j.next_ping);
+        tokio::pin!(ping_timer);
+        let mut armed_deadline = self.rpc.next_deadline();
+        let request_timer = sleep_until(armed_deadline.unwrap_or_else(Instant::now));
+        tokio::pin!(request_timer);
         loop {
             let deadline = self.rpc.next_deadline();
+            if deadline != armed_deadline {
+                if let Some(at) = deadline {
+                    request_timer.as_mut().reset(at);
+                }
+                armed_deadline = deadline;
+            }
+            if ping_timer.deadline() != j.next_ping {
+                ping_timer.as_mut().reset(j.next_ping);
+            }
             tokio::select! {
                 read = j.link.next_text() => match read {
                     LinkRead::Closed(why) => return LinkEnd::Lost(why),
                     LinkRead::Text(text) => {
-                        if let Some(end) = self.on_frame(j, &text) {
+                        if let Some(end) = self.on_frame_batch(j, &text) {
                             return end;
                         }
                     }
@@ -85,7 +107,7 @@ impl Actor {
                     Some(Command::Disconnect) => return self.leave(j).await,
                     Some(cmd) => self.on_command(j, cmd),
                 },
-                _ = sleep_until(j.next_ping) => {
+                _ = &mut ping_timer => {
                     self.send_ping(j, false);
                     let now = Instant::now();
                     j.next_ping += self.settings.ping_interval;
@@ -93,13 +115,38 @@ impl Actor {
                         j.next_ping = now + self.settings.ping_interval;
                     }
                 },
-                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                _ = &mut request_timer, if armed_deadline.is_some() => {
+                    // Forces a re-arm on the next turn even when the earliest deadline is unchanged
+                    // (a completed timer does not fire again).
+                    armed_deadline = None;
                     if let Some(end) = self.on_deadlines() {
                         return end;
                     }
                 },
             }
         }
+    }
+
+    /// Applies `first` and then every further frame the socket has already buffered (at most
+    /// [`FRAMES_PER_BATCH`]), holding their events back and handing them to the app together: the
+    /// app's event thread is woken once per batch instead of once per event. Event order is unchanged.
+    fn on_frame_batch(&mut self, j: &mut Joined, first: &str) -> Option<LinkEnd> {
+        std::mem::swap(&mut self.events, &mut self.batch.sink);
+        let mut end = self.on_frame(j, first);
+        let mut applied = 1;
+        while end.is_none() && applied < FRAMES_PER_BATCH {
+            match j.link.next_text().now_or_never() {
+                None => break,
+                Some(LinkRead::Closed(why)) => end = Some(LinkEnd::Lost(why)),
+                Some(LinkRead::Text(text)) => end = self.on_frame(j, &text),
+            }
+            applied += 1;
+        }
+        std::mem::swap(&mut self.events, &mut self.batch.sink);
+        while let Ok(event) = self.batch.staged.try_recv() {
+            self.events.forward(event);
+        }
+        end
     }
 
     /// Sends a keepalive ping; the first one of a socket carries the interval.
@@ -114,6 +161,11 @@ impl Actor {
     }
 
     fn on_frame(&mut self, j: &mut Joined, text: &str) -> Option<LinkEnd> {
+        if let Some(notification) = parse_hot(text) {
+            j.received += 1;
+            self.notifier(j).apply_hot(notification);
+            return None;
+        }
         match parse_frame(text) {
             Err(e) => log::warn!("protocol error: {e}"),
             Ok(Incoming::ServerRequest { method }) => log::warn!("protocol error: unexpected server request {method}"),

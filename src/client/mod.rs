@@ -3,10 +3,11 @@
 //! This is the library's idiomatic Rust API; the C layer (`crate::ffi`) is a thin mapping over it.
 //! Inside: `token` (token URLs), `jsonrpc` (framing, correlation), `wire` (message shapes),
 //! `signal` (limits), `tls` + `transport` (dialing), `runtime`, `roster`, `shared` (state read by the
-//! handle), `notify` (notifications to events), `actor` (connect), `live` (connected loop, leave),
+//! handle), `notify` (notifications to events), `hot` (fast parse of flood notifications), `actor` (connect), `live` (connected loop, leave),
 //! `resume` (network-loss recovery), `session` (the handle).
 
 mod actor;
+mod hot;
 pub(crate) mod jsonrpc;
 mod live;
 pub(crate) mod notify;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::hot::HotNotification;
 use super::shared::{EventSink, Shared};
 use super::types::{Connection, DisconnectReason, Event};
 use super::wire;
@@ -57,10 +58,31 @@ impl Notifier<'_> {
         }
     }
 
+    /// Applies a flood notification parsed by [`parse_hot`](super::hot::parse_hot): the same
+    /// outcome as [`apply`](Self::apply) on the general parse of the same frame.
+    pub fn apply_hot(&self, notification: HotNotification<'_>) {
+        match notification {
+            HotNotification::Joined { id, created_at, metadata } => {
+                let created_at_ms = created_at.map_or(0, |n| wire::millis_of(&n));
+                let connection = wire::connection_from_fields(&id, created_at_ms, metadata.as_deref().unwrap_or_default(), self.session_id());
+                self.add_joined(Arc::new(connection));
+            }
+            HotNotification::Signal { kind, data, from } => {
+                let signal = wire::received_signal(kind.as_deref(), data.as_deref(), from.as_deref());
+                self.deliver_signal(signal);
+            }
+        }
+    }
+
     fn participant_joined(&self, params: &Value) -> Result<(), String> {
         let connection = Arc::new(wire::parse_connection(params, self.session_id(), None)?);
+        self.add_joined(connection);
+        Ok(())
+    }
+
+    fn add_joined(&self, connection: Arc<Connection>) {
         if connection.id == self.own.id {
-            return Ok(());
+            return;
         }
         let added = self.shared.lock().roster.add_connection(connection.clone());
         if added {
@@ -68,7 +90,6 @@ impl Notifier<'_> {
         } else {
             log::debug!("participantJoined for {} already in the roster: ignored", connection.id);
         }
-        Ok(())
     }
 
     fn participant_left(&self, params: &Value) -> Result<(), String> {
@@ -133,6 +154,11 @@ impl Notifier<'_> {
 
     fn signal(&self, params: &Value) -> Result<(), String> {
         let signal = wire::parse_received_signal(params)?;
+        self.deliver_signal(signal);
+        Ok(())
+    }
+
+    fn deliver_signal(&self, signal: wire::ReceivedSignal) {
         let from = signal.from.map(|id| {
             if id == self.own.id {
                 return self.own.clone();
@@ -144,6 +170,5 @@ impl Notifier<'_> {
             })
         });
         self.events.emit(Event::SignalReceived { kind: signal.kind, data: signal.data, from });
-        Ok(())
     }
 }

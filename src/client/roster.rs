@@ -6,36 +6,38 @@ use std::sync::Arc;
 
 use super::types::{Connection, Stream};
 
-/// Values keyed by id, iterated in insertion order.
+/// Values keyed by id, iterated in insertion order. A lookup by id is one hash probe (the value is
+/// kept next to its sequence number); the ordered map serves snapshots and keeps join order.
 struct OrderedById<V> {
     next_seq: u64,
     by_seq: BTreeMap<u64, V>,
-    seq_of: HashMap<String, u64>,
+    by_id: HashMap<String, (u64, V)>,
 }
 
 impl<V: Clone> OrderedById<V> {
     fn new() -> Self {
-        OrderedById { next_seq: 0, by_seq: BTreeMap::new(), seq_of: HashMap::new() }
+        OrderedById { next_seq: 0, by_seq: BTreeMap::new(), by_id: HashMap::new() }
     }
 
     fn insert(&mut self, id: &str, value: V) -> bool {
-        if self.seq_of.contains_key(id) {
+        if self.by_id.contains_key(id) {
             return false;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.seq_of.insert(id.to_string(), seq);
-        self.by_seq.insert(seq, value);
+        self.by_seq.insert(seq, value.clone());
+        self.by_id.insert(id.to_string(), (seq, value));
         true
     }
 
     fn get(&self, id: &str) -> Option<&V> {
-        self.seq_of.get(id).and_then(|seq| self.by_seq.get(seq))
+        self.by_id.get(id).map(|(_, value)| value)
     }
 
     fn remove(&mut self, id: &str) -> Option<V> {
-        let seq = self.seq_of.remove(id)?;
-        self.by_seq.remove(&seq)
+        let (seq, value) = self.by_id.remove(id)?;
+        self.by_seq.remove(&seq);
+        Some(value)
     }
 
     fn snapshot(&self) -> Vec<V> {

@@ -78,6 +78,27 @@ impl EventSink {
         log::debug!("event: {event:?}");
         let _ = self.0.send(event);
     }
+
+    /// Passes on an event already logged by the sink that held it back.
+    pub fn forward(&self, event: Event) {
+        let _ = self.0.send(event);
+    }
+}
+
+/// A sink whose events are held back until the owner forwards them (see `live.rs`, frame batches).
+pub(crate) struct HeldEvents {
+    /// Where held-back events are emitted.
+    pub sink: EventSink,
+    /// Where the owner takes them from.
+    pub staged: mpsc::UnboundedReceiver<Event>,
+}
+
+impl HeldEvents {
+    /// An empty holding sink.
+    pub fn new() -> HeldEvents {
+        let (sender, staged) = mpsc::unbounded_channel();
+        HeldEvents { sink: EventSink(sender), staged }
+    }
 }
 
 /// A signal on its way out.

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::{timeout, Duration};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::token::TokenUrl;
@@ -33,8 +33,8 @@ pub(crate) struct Link {
 /// What reading from a link produced.
 #[derive(Debug)]
 pub(crate) enum LinkRead {
-    /// A text frame.
-    Text(String),
+    /// A text frame (the socket's own buffer, not a copy).
+    Text(Utf8Bytes),
     /// The socket closed or failed; the text says how.
     Closed(String),
 }
@@ -56,7 +56,7 @@ impl Link {
             match self.reader.next().await {
                 Some(Ok(Message::Text(text))) => {
                     log::trace!("<- {}", text.as_str());
-                    return LinkRead::Text(text.as_str().to_string());
+                    return LinkRead::Text(text);
                 }
                 Some(Ok(Message::Binary(_))) => log::debug!("ignoring a binary frame"),
                 Some(Ok(Message::Close(frame))) => {
@@ -120,10 +120,11 @@ fn handshake_error(e: tungstenite::Error) -> ClientError {
 /// the WebSocket library's default of 64 MiB.
 pub(crate) const MAX_INBOUND_MESSAGE_BYTES: usize = 4 << 20;
 
-/// Buffers sized for one signaling socket: small frames, low volume.
+/// Buffers sized for one signaling socket: small frames, but a join storm or a signal flood arrives as
+/// thousands of frames per second, so reads are large (one `recv` takes many buffered frames at once).
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(16 << 10)
+        .read_buffer_size(128 << 10)
         .write_buffer_size(16 << 10)
         .max_message_size(Some(MAX_INBOUND_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_INBOUND_MESSAGE_BYTES))

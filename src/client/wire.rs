@@ -93,9 +93,14 @@ fn required_str<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a str, Stri
 
 fn millis_field(v: &Value, key: &str) -> i64 {
     match v.get(key) {
-        Some(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
-        None => 0,
+        Some(Value::Number(n)) => millis_of(n),
+        Some(_) | None => 0,
     }
+}
+
+/// A millisecond timestamp from a JSON number (a fraction is cut off; out of range is 0).
+pub(crate) fn millis_of(n: &serde_json::Number) -> i64 {
+    n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0)
 }
 
 /// Splits metadata into (client data, server data). With the `%/%` separator both parts are known.
@@ -129,6 +134,20 @@ pub(crate) fn parse_connection(v: &Value, session_id: &str, own_client_data: Opt
         server_data,
         session_id: session_id.to_string(),
     })
+}
+
+/// Builds another participant's connection from its parsed fields (as [`parse_connection`] does for
+/// a connection that is not the own one).
+pub(crate) fn connection_from_fields(id: &str, created_at_ms: i64, metadata: &str, session_id: &str) -> Connection {
+    let (client_data, server_data) = split_metadata(metadata, None);
+    Connection {
+        id: id.to_string(),
+        created_at_ms,
+        data: metadata.to_string(),
+        client_data,
+        server_data,
+        session_id: session_id.to_string(),
+    }
 }
 
 /// A connection known only by its id (a signal from a sender missing from the roster).
@@ -209,11 +228,16 @@ pub(crate) fn parse_received_signal(v: &Value) -> Result<ReceivedSignal, String>
     if !v.is_object() {
         return Err("sendMessage: params is not an object".into());
     }
-    let raw_type = str_field(v, "type").unwrap_or_default();
+    Ok(received_signal(str_field(v, "type"), str_field(v, "data"), str_field(v, "from")))
+}
+
+/// A received signal from its `type`, `data` and `from` fields (absent = "").
+pub(crate) fn received_signal(raw_type: Option<&str>, data: Option<&str>, from: Option<&str>) -> ReceivedSignal {
+    let raw_type = raw_type.unwrap_or_default();
     let kind = raw_type.strip_prefix("signal:").unwrap_or(raw_type).to_string();
-    let data = str_field(v, "data").unwrap_or_default().to_string();
-    let from = str_field(v, "from").filter(|f| !f.is_empty()).map(str::to_string);
-    Ok(ReceivedSignal { kind, data, from })
+    let data = data.unwrap_or_default().to_string();
+    let from = from.filter(|f| !f.is_empty()).map(str::to_string);
+    ReceivedSignal { kind, data, from }
 }
 
 #[cfg(test)]

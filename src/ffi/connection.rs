@@ -1,7 +1,7 @@
 //! `otc_connection`: one client of a session (a roster entry), an immutable, reference-counted object.
 
 use std::ffi::{c_char, CString};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::guard::arg_ref;
 use super::strings::to_c_string;
@@ -12,32 +12,39 @@ use crate::client::Connection;
 /// Its strings live as long as the object.
 pub struct otc_connection {
     pub(crate) inner: Arc<Connection>,
-    id: CString,
-    data: CString,
-    client_data: CString,
-    server_data: CString,
-    session_id: CString,
+    id: OnceLock<CString>,
+    data: OnceLock<CString>,
+    client_data: OnceLock<CString>,
+    server_data: OnceLock<CString>,
+    session_id: OnceLock<CString>,
 }
 
 impl otc_connection {
-    /// Wraps a roster entry, building the C strings its getters return.
+    /// Wraps a roster entry. The C strings its getters return are built on first use (most
+    /// callbacks read none of them) and then kept, unchanged, as long as the object lives.
     pub(crate) fn new(inner: Arc<Connection>) -> Arc<otc_connection> {
         Arc::new(otc_connection {
-            id: to_c_string(&inner.id),
-            data: to_c_string(&inner.data),
-            client_data: to_c_string(&inner.client_data),
-            server_data: to_c_string(&inner.server_data),
-            session_id: to_c_string(&inner.session_id),
+            id: OnceLock::new(),
+            data: OnceLock::new(),
+            client_data: OnceLock::new(),
+            server_data: OnceLock::new(),
+            session_id: OnceLock::new(),
             inner,
         })
     }
+}
+
+/// The C copy of `text`, built the first time it is asked for.
+fn cached(slot: &OnceLock<CString>, text: &str) -> *const c_char {
+    slot.get_or_init(|| to_c_string(text)).as_ptr()
 }
 
 /// The connection id (`con_...`). NULL when `connection` is NULL.
 #[no_mangle]
 pub extern "C" fn otc_connection_get_id(connection: *const otc_connection) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
-        Ok(unsafe { arg_ref(connection) }?.id.as_ptr())
+        let connection = unsafe { arg_ref(connection) }?;
+        Ok(cached(&connection.id, &connection.inner.id))
     })
 }
 
@@ -46,7 +53,8 @@ pub extern "C" fn otc_connection_get_id(connection: *const otc_connection) -> *c
 #[no_mangle]
 pub extern "C" fn otc_connection_get_data(connection: *const otc_connection) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
-        Ok(unsafe { arg_ref(connection) }?.data.as_ptr())
+        let connection = unsafe { arg_ref(connection) }?;
+        Ok(cached(&connection.data, &connection.inner.data))
     })
 }
 
@@ -56,7 +64,8 @@ pub extern "C" fn otc_connection_get_client_data(
     connection: *const otc_connection,
 ) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
-        Ok(unsafe { arg_ref(connection) }?.client_data.as_ptr())
+        let connection = unsafe { arg_ref(connection) }?;
+        Ok(cached(&connection.client_data, &connection.inner.client_data))
     })
 }
 
@@ -67,7 +76,8 @@ pub extern "C" fn otc_connection_get_server_data(
     connection: *const otc_connection,
 ) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
-        Ok(unsafe { arg_ref(connection) }?.server_data.as_ptr())
+        let connection = unsafe { arg_ref(connection) }?;
+        Ok(cached(&connection.server_data, &connection.inner.server_data))
     })
 }
 
@@ -77,7 +87,8 @@ pub extern "C" fn otc_connection_get_session_id(
     connection: *const otc_connection,
 ) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
-        Ok(unsafe { arg_ref(connection) }?.session_id.as_ptr())
+        let connection = unsafe { arg_ref(connection) }?;
+        Ok(cached(&connection.session_id, &connection.inner.session_id))
     })
 }
 

@@ -1,0 +1,253 @@
+//! A typed, borrowing parse of the two notifications that arrive in floods: `participantJoined` (a
+//! join storm) and `sendMessage` (a signal burst). It builds no `serde_json::Value` and copies no
+//! string it does not keep.
+//!
+//! It is only a shortcut: any frame it is not sure about (another method, a response, a field of an
+//! unexpected type, a duplicate key, params that are not an object, an empty connection id) gives
+//! `None`, and the caller takes the general path (`jsonrpc::parse_frame` + `notify::Notifier::apply`),
+//! which decides exactly as it would have without this module.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Number;
+
+/// A flood notification, parsed.
+#[derive(Debug, PartialEq)]
+pub(crate) enum HotNotification<'a> {
+    /// `participantJoined`: the new connection's fields.
+    Joined {
+        id: Cow<'a, str>,
+        created_at: Option<Number>,
+        metadata: Option<Cow<'a, str>>,
+    },
+    /// `sendMessage`: the received signal's fields.
+    Signal {
+        kind: Option<Cow<'a, str>>,
+        data: Option<Cow<'a, str>>,
+        from: Option<Cow<'a, str>>,
+    },
+}
+
+/// Parses `text` when it is a well-formed `participantJoined` or `sendMessage` notification.
+pub(crate) fn parse_hot(text: &str) -> Option<HotNotification<'_>> {
+    let frame: Frame<'_> = serde_json::from_str(text).ok()?;
+    if frame.jsonrpc.as_deref() != Some("2.0") {
+        return None;
+    }
+    let params = frame.params?;
+    match frame.method?.as_ref() {
+        "participantJoined" => {
+            let id = params.id.filter(|id| !id.is_empty())?;
+            Some(HotNotification::Joined { id, created_at: params.created_at, metadata: params.metadata })
+        }
+        "sendMessage" => Some(HotNotification::Signal { kind: params.kind, data: params.data, from: params.from }),
+        _ => None,
+    }
+}
+
+/// The frame's top level. Deserialization fails (so the caller falls back) on anything that is not a
+/// notification: an `id`, `result` or `error` key, a duplicate key, a non-object.
+struct Frame<'a> {
+    jsonrpc: Option<Cow<'a, str>>,
+    method: Option<Cow<'a, str>>,
+    params: Option<Params<'a>>,
+}
+
+/// The union of the params fields of both notifications; other fields are skipped.
+#[derive(Default)]
+struct Params<'a> {
+    id: Option<Cow<'a, str>>,
+    created_at: Option<Number>,
+    metadata: Option<Cow<'a, str>>,
+    kind: Option<Cow<'a, str>>,
+    data: Option<Cow<'a, str>>,
+    from: Option<Cow<'a, str>>,
+}
+
+/// Stores `value` in an empty slot; a second value for the same key is an error (the general path
+/// keeps the last one, so the shortcut stays out of it).
+fn fill<T, E: de::Error>(slot: &mut Option<T>, value: T, key: &str) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::custom(format_args!("duplicate key {key}")));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Reads an optional string (`null` is none), borrowing it from the frame when it has no escapes.
+struct OptionalStr<'a>(Option<Cow<'a, str>>);
+
+/// Reads a string, borrowing it from the frame when it has no escapes.
+struct Str<'a>(Cow<'a, str>);
+
+/// Builds strings that borrow from the frame when they can; `null` only when `nullable`.
+struct StrVisitor {
+    nullable: bool,
+}
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.nullable { "a string or null" } else { "a string" })
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        if self.nullable {
+            Ok(None)
+        } else {
+            Err(E::invalid_type(de::Unexpected::Unit, &self))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OptionalStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // serde_json reads `null` through `deserialize_any` as a unit.
+        deserializer.deserialize_any(StrVisitor { nullable: true }).map(OptionalStr)
+    }
+}
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = deserializer.deserialize_str(StrVisitor { nullable: false })?;
+        text.map(Str).ok_or_else(|| de::Error::custom("expected a string"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Frame<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FrameVisitor;
+        impl<'de> Visitor<'de> for FrameVisitor {
+            type Value = Frame<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON-RPC notification object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Frame<'de>, A::Error> {
+                let (mut jsonrpc, mut method, mut params) = (None, None, None);
+                let mut seen_jsonrpc = false;
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    match key.0.as_ref() {
+                        "jsonrpc" => {
+                            if std::mem::replace(&mut seen_jsonrpc, true) {
+                                return Err(de::Error::custom("duplicate key jsonrpc"));
+                            }
+                            jsonrpc = map.next_value::<OptionalStr<'de>>()?.0;
+                        }
+                        "method" => {
+                            let value = map.next_value::<Str<'de>>()?.0;
+                            fill(&mut method, value, "method")?;
+                        }
+                        "params" => {
+                            let value: Params<'de> = map.next_value()?;
+                            fill(&mut params, value, "params")?;
+                        }
+                        "id" | "result" | "error" => return Err(de::Error::custom("not a notification")),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Frame { jsonrpc, method, params })
+            }
+        }
+        deserializer.deserialize_map(FrameVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Params<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ParamsVisitor;
+        impl<'de> Visitor<'de> for ParamsVisitor {
+            type Value = Params<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a params object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
+                let mut params = Params::default();
+                let mut seen = [false; 6];
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    let (index, slot) = match key.0.as_ref() {
+                        "id" => (0, &mut params.id),
+                        "metadata" => (1, &mut params.metadata),
+                        "type" => (2, &mut params.kind),
+                        "data" => (3, &mut params.data),
+                        "from" => (4, &mut params.from),
+                        "createdAt" => {
+                            if std::mem::replace(&mut seen[5], true) {
+                                return Err(de::Error::custom("duplicate key createdAt"));
+                            }
+                            params.created_at = map.next_value::<Option<Number>>()?;
+                            continue;
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if std::mem::replace(&mut seen[index], true) {
+                        return Err(de::Error::custom(format_args!("duplicate key {}", key.0)));
+                    }
+                    *slot = map.next_value::<OptionalStr<'de>>()?.0;
+                }
+                Ok(params)
+            }
+        }
+        deserializer.deserialize_map(ParamsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_join_and_a_signal_borrowing_their_strings() {
+        let joined = parse_hot(
+            r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_b","createdAt":12,"metadata":"Bob%/%srv","streams":[]}}"#,
+        );
+        let Some(HotNotification::Joined { id, created_at, metadata }) = joined else { panic!("{joined:?}") };
+        assert!(matches!(id, Cow::Borrowed("con_b")));
+        assert_eq!(created_at.and_then(|n| n.as_i64()), Some(12));
+        assert_eq!(metadata.as_deref(), Some("Bob%/%srv"));
+        let signal = parse_hot(r#"{"params":{"data":"a \"q\"","type":"signal:chat","from":null},"method":"sendMessage","jsonrpc":"2.0"}"#);
+        assert_eq!(
+            signal,
+            Some(HotNotification::Signal { kind: Some("signal:chat".into()), data: Some("a \"q\"".into()), from: None })
+        );
+    }
+
+    #[test]
+    fn leaves_everything_else_to_the_general_path() {
+        let others = [
+            r#"{"jsonrpc":"2.0","method":"participantLeft","params":{"connectionId":"c"}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","method":"sendMessage","params":{"data":"x"},"id":null}"#,
+            r#"{"jsonrpc":"1.0","method":"sendMessage","params":{}}"#,
+            r#"{"method":"sendMessage","params":{}}"#,
+            r#"{"jsonrpc":"2.0","method":"sendMessage"}"#,
+            r#"{"jsonrpc":"2.0","method":"sendMessage","params":["a","b","c"]}"#,
+            r#"{"jsonrpc":"2.0","method":"sendMessage","params":{"data":5}}"#,
+            r#"{"jsonrpc":"2.0","method":"sendMessage","params":{"data":"a","data":"b"}}"#,
+            r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":""}}"#,
+            r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"metadata":"m"}}"#,
+            r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"c","createdAt":"1"}}"#,
+            r#"{"jsonrpc":"2.0","method":"participantJoined","method":"sendMessage","params":{"id":"c"}}"#,
+            r#"[1]"#,
+            r#"{"jsonrpc":"2.0","method":"sendMessage","params":{}} x"#,
+        ];
+        for text in others {
+            assert_eq!(parse_hot(text), None, "{text}");
+        }
+    }
+}
