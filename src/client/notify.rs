@@ -64,7 +64,7 @@ impl Notifier<'_> {
         match notification {
             HotNotification::Joined { id, created_at, metadata } => {
                 let created_at_ms = created_at.map_or(0, |n| wire::millis_of(&n));
-                let connection = wire::connection_from_fields(&id, created_at_ms, metadata.as_deref().unwrap_or_default(), self.session_id());
+                let connection = wire::connection_from_fields(&id, created_at_ms, metadata.as_deref().unwrap_or_default(), self.session_id(), None);
                 self.add_joined(Arc::new(connection));
             }
             HotNotification::Signal { kind, data, from } => {

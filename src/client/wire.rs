@@ -125,21 +125,12 @@ pub(crate) fn parse_connection(v: &Value, session_id: &str, own_client_data: Opt
         return Err("connection: empty id".into());
     }
     let data = str_field(v, "metadata").unwrap_or_default();
-    let (client_data, server_data) = split_metadata(data, own_client_data);
-    Ok(Connection {
-        id: id.to_string(),
-        created_at_ms: millis_field(v, "createdAt"),
-        data: data.to_string(),
-        client_data,
-        server_data,
-        session_id: session_id.to_string(),
-    })
+    Ok(connection_from_fields(id, millis_field(v, "createdAt"), data, session_id, own_client_data))
 }
 
-/// Builds another participant's connection from its parsed fields (as [`parse_connection`] does for
-/// a connection that is not the own one).
-pub(crate) fn connection_from_fields(id: &str, created_at_ms: i64, metadata: &str, session_id: &str) -> Connection {
-    let (client_data, server_data) = split_metadata(metadata, None);
+/// Builds a connection from its parsed fields; `own_client_data` as in [`parse_connection`].
+pub(crate) fn connection_from_fields(id: &str, created_at_ms: i64, metadata: &str, session_id: &str, own_client_data: Option<&str>) -> Connection {
+    let (client_data, server_data) = split_metadata(metadata, own_client_data);
     Connection {
         id: id.to_string(),
         created_at_ms,
