@@ -42,8 +42,6 @@ pub struct ServerConfig {
     pub backlog_frames: usize,
     /// WebSocket read buffer per connection.
     pub ws_read_buffer_bytes: usize,
-    /// WebSocket write buffer target per connection (frames are flushed once it is exceeded).
-    pub ws_write_buffer_bytes: usize,
     /// Largest signal `data`, in bytes (bigger: JSON-RPC error 602, REST 400; nobody receives it).
     pub max_signal_data_bytes: usize,
     /// Longest signal `type`, in characters, not counting the `signal:` prefix clients add on the wire.
@@ -78,7 +76,6 @@ impl Default for ServerConfig {
             outbound_queue_frames: 8192,
             backlog_frames: 1024,
             ws_read_buffer_bytes: 1024,
-            ws_write_buffer_bytes: 4 * 1024,
             max_signal_data_bytes: 8192,
             max_signal_type_chars: 128,
             max_connections_per_session: 10_000,

@@ -70,6 +70,8 @@ impl Dispatcher {
             frames.push(match item {
                 Outbound::Text(frame) => frame.as_str().to_string(),
                 Outbound::Close(code, _) => format!("close {code}"),
+                Outbound::CloseReply(code) => format!("close reply {code:?}"),
+                Outbound::Pong(_) => "pong".to_string(),
             });
         }
         frames

@@ -61,9 +61,6 @@ struct Cli {
     /// WebSocket read buffer per connection, bytes.
     #[arg(long, default_value_t = 1024)]
     ws_read_buffer_bytes: usize,
-    /// WebSocket write buffer per connection, bytes.
-    #[arg(long, default_value_t = 4 * 1024)]
-    ws_write_buffer_bytes: usize,
     /// Largest signal data in bytes (bigger: sendMessage error 602, REST /signal 400).
     #[arg(long, default_value_t = 8192)]
     max_signal_data_bytes: usize,
@@ -109,7 +106,6 @@ impl Cli {
             outbound_queue_frames: self.outbound_queue_frames.max(1),
             backlog_frames: self.backlog_frames,
             ws_read_buffer_bytes: self.ws_read_buffer_bytes.max(512),
-            ws_write_buffer_bytes: self.ws_write_buffer_bytes,
             max_signal_data_bytes: self.max_signal_data_bytes,
             max_signal_type_chars: self.max_signal_type_chars,
             max_connections_per_session: self.max_connections_per_session,

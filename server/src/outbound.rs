@@ -1,18 +1,23 @@
 //! Per-socket outbound path: a bounded queue drained by one writer task that coalesces frames
-//! (feed many, flush once; on a busy socket at most one write per pacing interval), plus a kill
-//! switch that drops the socket at once.
+//! (many frames, one vectored write; on a busy socket at most one write per pacing interval), plus
+//! a kill switch that drops the socket at once.
+//!
+//! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]): each frame's payload is
+//! written straight from the shared notification bytes, so a socket holds no write buffer of its own
+//! between writes (a WebSocket library's buffer keeps the size of the largest message ever sent).
 
+use std::io::IoSlice;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::SplitSink;
-use futures_util::SinkExt;
+use bytes::Bytes;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::rpc::Frame;
+use crate::ws::encode::{self, Opcode};
 
 /// Frames written before one flush, at most.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
@@ -22,8 +27,19 @@ const MAX_FRAMES_PER_FLUSH: usize = 256;
 pub enum Outbound {
     /// Send a text frame.
     Text(Frame),
-    /// Send a close frame, then stop writing.
+    /// Send a close frame, then stop writing and give the peer the close linger to answer.
     Close(u16, &'static str),
+    /// Answer the peer's close frame (echoing its code, if it gave one), then stop at once.
+    CloseReply(Option<u16>),
+    /// Answer a ping.
+    Pong(Bytes),
+}
+
+impl Outbound {
+    /// True for the items after which nothing more is written.
+    fn ends_stream(&self) -> bool {
+        matches!(self, Outbound::Close(..) | Outbound::CloseReply(_))
+    }
 }
 
 /// Result of queueing a frame.
@@ -100,6 +116,19 @@ impl SocketLink {
         }
     }
 
+    /// Queues the answer to the peer's close frame (kills the socket if the queue is full).
+    pub fn reply_to_close(&self, code: Option<u16>) {
+        if self.tx.try_send(Outbound::CloseReply(code)).is_err() {
+            self.kill();
+        }
+    }
+
+    /// Queues the answer to a ping (dropped if the queue is full: the peer is not reading anyway,
+    /// and the next notification that finds the queue full evicts it).
+    pub fn pong(&self, payload: Bytes) {
+        let _ = self.tx.try_send(Outbound::Pong(payload));
+    }
+
     /// Drops the socket now, without a close frame.
     pub fn kill(&self) {
         self.kill.send_replace(true);
@@ -129,9 +158,9 @@ pub struct WriterPacing {
 
 /// Drains the queue into the socket until the queue closes, a close frame is sent or the socket is
 /// killed, coalescing frames per [`WriterPacing`]. After a close frame it waits `close_linger` for
-/// the peer, then kills the socket.
-pub async fn run_writer(
-    mut sink: SplitSink<WebSocket, Message>,
+/// the peer, then kills the socket; after the answer to the peer's close frame it stops at once.
+pub async fn run_writer<W: AsyncWrite + Unpin>(
+    mut sink: W,
     mut rx: mpsc::Receiver<Outbound>,
     kill_switch: Arc<watch::Sender<bool>>,
     pacing: WriterPacing,
@@ -174,6 +203,7 @@ pub async fn run_writer(
             Ok(BatchEnd::Drained) => last_drained_write = Some(Instant::now()),
             Ok(BatchEnd::More) => last_drained_write = None,
             Ok(BatchEnd::Closed) => break,
+            Ok(BatchEnd::Replied) => return,
             Err(_) => {
                 kill_switch.send_replace(true);
                 return;
@@ -191,31 +221,24 @@ enum BatchEnd {
     More,
     /// A close frame was written: no more writes.
     Closed,
+    /// The answer to the peer's close frame was written: no more writes, nothing to wait for.
+    Replied,
 }
 
-async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    rx: &mut mpsc::Receiver<Outbound>,
-    first: Outbound,
-) -> Result<BatchEnd, axum::Error> {
-    let mut next = Some(first);
-    let mut written = 0;
+/// Takes `first` and what else is queued (up to [`MAX_FRAMES_PER_FLUSH`], or up to a close) and
+/// writes it all in as few vectored writes as the socket accepts, then flushes.
+async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, rx: &mut mpsc::Receiver<Outbound>, first: Outbound) -> std::io::Result<BatchEnd> {
+    let mut batch = Vec::with_capacity(rx.len().min(MAX_FRAMES_PER_FLUSH - 1) + 1);
     let mut end = BatchEnd::Drained;
+    let mut next = Some(first);
     while let Some(item) = next {
-        match item {
-            Outbound::Text(frame) => sink.feed(Message::Text(frame)).await?,
-            Outbound::Close(code, reason) => {
-                sink.feed(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                })))
-                .await?;
-                end = BatchEnd::Closed;
-                break;
-            }
+        if item.ends_stream() {
+            end = if matches!(item, Outbound::Close(..)) { BatchEnd::Closed } else { BatchEnd::Replied };
+            batch.push(item);
+            break;
         }
-        written += 1;
-        if written >= MAX_FRAMES_PER_FLUSH {
+        batch.push(item);
+        if batch.len() >= MAX_FRAMES_PER_FLUSH {
             if !rx.is_empty() {
                 end = BatchEnd::More;
             }
@@ -223,8 +246,61 @@ async fn write_batch(
         }
         next = rx.try_recv().ok();
     }
+    write_frames(sink, &batch).await?;
     sink.flush().await?;
     Ok(end)
+}
+
+/// Encodes `batch` as WebSocket frames and writes them: headers (and the small control payloads)
+/// from one scratch buffer, text payloads straight from the shared frames.
+async fn write_frames<W: AsyncWrite + Unpin>(sink: &mut W, batch: &[Outbound]) -> std::io::Result<()> {
+    let mut scratch = Vec::with_capacity(batch.len() * encode::MAX_HEADER);
+    // Per item: the end of its bytes in `scratch`, and its payload written from elsewhere.
+    let mut parts: Vec<(usize, &[u8])> = Vec::with_capacity(batch.len());
+    for item in batch {
+        let payload: &[u8] = match item {
+            Outbound::Text(frame) => {
+                encode::push_header(&mut scratch, Opcode::Text, frame.len());
+                frame.as_bytes()
+            }
+            Outbound::Close(code, reason) => {
+                encode::push_close(&mut scratch, Some(*code), reason);
+                &[]
+            }
+            Outbound::CloseReply(code) => {
+                encode::push_close(&mut scratch, *code, "");
+                &[]
+            }
+            Outbound::Pong(payload) => {
+                encode::push_pong(&mut scratch, payload);
+                &[]
+            }
+        };
+        parts.push((scratch.len(), payload));
+    }
+    let mut slices = Vec::with_capacity(parts.len() * 2);
+    let mut start = 0;
+    for (end, payload) in parts {
+        // Consecutive control frames share one slice of the scratch buffer.
+        if payload.is_empty() {
+            continue;
+        }
+        slices.push(IoSlice::new(&scratch[start..end]));
+        slices.push(IoSlice::new(payload));
+        start = end;
+    }
+    if start < scratch.len() {
+        slices.push(IoSlice::new(&scratch[start..]));
+    }
+    let mut remaining = &mut slices[..];
+    while !remaining.is_empty() {
+        let written = sink.write_vectored(remaining).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut remaining, written);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! JSON-RPC 2.0 framing: parsing client requests and encoding responses and notifications.
 //! Every outgoing frame is encoded once into a shared [`Frame`].
 
-use axum::extract::ws::Utf8Bytes;
+use tungstenite::Utf8Bytes;
 use serde_json::{json, Map, Value};
 
 /// An encoded text frame; cloning shares the bytes.

@@ -80,7 +80,6 @@ fn help_documents_every_setting() {
         "--outbound-queue-frames",
         "--backlog-frames",
         "--ws-read-buffer-bytes",
-        "--ws-write-buffer-bytes",
         "--max-signal-data-bytes",
         "--max-signal-type-chars",
         "--max-connections-per-session",

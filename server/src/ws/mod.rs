@@ -1,34 +1,41 @@
-//! The `/openvidu` WebSocket endpoint: upgrade with deliberate buffer sizes, then one task per socket.
+//! The `/openvidu` WebSocket endpoint: the opening handshake, then one task per socket.
 
+pub(crate) mod encode;
+mod handshake;
 pub(crate) mod methods;
 mod socket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use hyper_util::rt::TokioIo;
 
 use crate::state::ServerState;
+use handshake::Refusal;
 
 /// Remote address of the HTTP connection, inserted by the accept loop.
 #[derive(Clone, Copy, Debug)]
 pub struct PeerAddr(pub SocketAddr);
 
-/// Upgrades `/openvidu` (query string, Origin and headers ignored).
-pub async fn upgrade(
-    State(hub): State<Arc<ServerState>>,
-    peer: Option<Extension<PeerAddr>>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let config = &hub.config;
-    let ip = peer
-        .map(|Extension(PeerAddr(addr))| addr.ip().to_string())
-        .unwrap_or_default();
-    ws.read_buffer_size(config.ws_read_buffer_bytes)
-        .write_buffer_size(config.ws_write_buffer_bytes)
-        .max_message_size(config.max_ws_message_bytes)
-        .max_frame_size(config.max_ws_message_bytes)
-        .on_upgrade(move |socket| socket::run(hub, socket, ip))
+/// Upgrades `/openvidu` (query string, Origin and other headers ignored); a request that is not a
+/// WebSocket handshake gets a 4xx naming what is missing.
+pub async fn upgrade(State(hub): State<Arc<ServerState>>, peer: Option<Extension<PeerAddr>>, mut request: Request) -> Response {
+    let accept = match handshake::accept_key(request.method(), request.headers()) {
+        Ok(accept) => accept,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return Refusal::NotUpgradable.into_response();
+    };
+    let ip = peer.map(|Extension(PeerAddr(addr))| addr.ip().to_string()).unwrap_or_default();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => socket::run(hub, TokioIo::new(upgraded), ip).await,
+            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+        }
+    });
+    handshake::switching_protocols(&accept)
 }

@@ -226,6 +226,28 @@ impl RpcClient {
         drop(self);
     }
 
+    /// Sends a WebSocket ping and returns the payload of the pong that answers it (`None`: no pong
+    /// in time, or the socket ended).
+    pub async fn ws_ping(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+        self.ws.send(Message::Ping(payload.to_vec().into())).await.ok()?;
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await.ok()?? {
+                Ok(Message::Pong(answer)) => return Some(answer.to_vec()),
+                Ok(Message::Text(text)) => self.pending.push_back(serde_json::from_str(text.as_str()).expect("JSON")),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Sends a close frame with `code` and returns how the server answered: the code of its close
+    /// frame (`Ended::Closed`), or `Ended::Dropped` if it dropped the connection without one.
+    pub async fn close_and_read_answer(&mut self, code: u16) -> Ended {
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame { code: CloseCode::from(code), reason: "".into() };
+        self.ws.send(Message::Close(Some(frame))).await.expect("send close");
+        self.ended().await
+    }
+
     /// Closes the socket like the browser's resume does (code 4104).
     pub async fn close_with(mut self, code: u16) {
         let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
