@@ -2,7 +2,7 @@
 //! bounded backlog while its socket is gone inside the resume grace.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -171,11 +171,16 @@ impl Participant {
 
     /// Sends a notification to the socket, or keeps it in the backlog while the socket is gone.
     pub fn deliver(&self, frame: &Frame) -> Delivery {
+        self.deliver_at(frame, Instant::now())
+    }
+
+    /// [`Participant::deliver`] of a notification sent at `now`.
+    pub fn deliver_at(&self, frame: &Frame, now: Instant) -> Delivery {
         let mut state = self.state.lock();
         if matches!(state.link, Link::Ended) {
             return Delivery::Done;
         }
-        state.replay.record(frame);
+        state.replay.record_at(frame, now);
         match &mut state.link {
             Link::Attached { socket, undelivered } => match socket.try_send(frame.clone()) {
                 SendOutcome::Queued => Delivery::Done,

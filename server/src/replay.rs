@@ -42,12 +42,8 @@ impl Replay {
         self.last_seq
     }
 
-    /// Records the next notification.
-    pub fn record(&mut self, frame: &Frame) {
-        self.record_at(frame, Instant::now());
-    }
-
-    fn record_at(&mut self, frame: &Frame, now: Instant) {
+    /// Records the next notification, sent at `now` (a fan-out reads the clock once for all).
+    pub fn record_at(&mut self, frame: &Frame, now: Instant) {
         self.last_seq += 1;
         if self.limit == 0 {
             return;

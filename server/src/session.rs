@@ -478,9 +478,10 @@ fn secrets_match(a: &str, b: &str) -> bool {
 }
 
 fn deliver_all(recipients: &[Arc<Participant>], frame: &Frame) -> Overflowed {
+    let now = std::time::Instant::now();
     recipients
         .iter()
-        .filter(|p| p.deliver(frame) == Delivery::Overflow)
+        .filter(|p| p.deliver_at(frame, now) == Delivery::Overflow)
         .map(|p| p.connection_id.clone())
         .collect()
 }
