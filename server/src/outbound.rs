@@ -2,9 +2,10 @@
 //! (many frames, one vectored write; on a busy socket at most one write per pacing interval), plus
 //! a kill switch that drops the socket at once.
 //!
-//! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]): each frame's payload is
-//! written straight from the shared notification bytes, so a socket holds no write buffer of its own
-//! between writes (a WebSocket library's buffer keeps the size of the largest message ever sent).
+//! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]) into a scratch buffer that
+//! lives for one write, and big payloads go out straight from the shared notification bytes: a
+//! socket holds no write buffer between writes (a WebSocket library's buffer keeps the size of the
+//! largest message it ever sent, for as long as the socket lives).
 
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -226,19 +227,21 @@ enum BatchEnd {
 }
 
 /// Takes `first` and what else is queued (up to [`MAX_FRAMES_PER_FLUSH`], or up to a close) and
-/// writes it all in as few vectored writes as the socket accepts, then flushes.
+/// writes it all in as few writes as the socket accepts, then flushes.
 async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, rx: &mut mpsc::Receiver<Outbound>, first: Outbound) -> std::io::Result<BatchEnd> {
-    let mut batch = Vec::with_capacity(rx.len().min(MAX_FRAMES_PER_FLUSH - 1) + 1);
+    let mut encoder = BatchEncoder::default();
     let mut end = BatchEnd::Drained;
+    let mut count = 0;
     let mut next = Some(first);
     while let Some(item) = next {
         if item.ends_stream() {
             end = if matches!(item, Outbound::Close(..)) { BatchEnd::Closed } else { BatchEnd::Replied };
-            batch.push(item);
+            encoder.push(item);
             break;
         }
-        batch.push(item);
-        if batch.len() >= MAX_FRAMES_PER_FLUSH {
+        encoder.push(item);
+        count += 1;
+        if count >= MAX_FRAMES_PER_FLUSH {
             if !rx.is_empty() {
                 end = BatchEnd::More;
             }
@@ -246,66 +249,139 @@ async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, rx: &mut mpsc::Receive
         }
         next = rx.try_recv().ok();
     }
-    write_frames(sink, &batch).await?;
+    encoder.write_to(sink).await?;
     sink.flush().await?;
     Ok(end)
 }
 
-/// Encodes `batch` as WebSocket frames and writes them: headers (and the small control payloads)
-/// from one scratch buffer, text payloads straight from the shared frames.
-async fn write_frames<W: AsyncWrite + Unpin>(sink: &mut W, batch: &[Outbound]) -> std::io::Result<()> {
-    let mut scratch = Vec::with_capacity(batch.len() * encode::MAX_HEADER);
-    // Per item: the end of its bytes in `scratch`, and its payload written from elsewhere.
-    let mut parts: Vec<(usize, &[u8])> = Vec::with_capacity(batch.len());
-    for item in batch {
-        let payload: &[u8] = match item {
+/// Payloads up to this size are copied next to their header (one contiguous buffer: copying a small
+/// frame costs less than the kernel's per-slice work for it); bigger ones are written from the
+/// shared bytes where they are.
+const COPY_AT_MOST: usize = 1024;
+
+/// One batch of frames, encoded: headers, control frames and small payloads in one scratch buffer
+/// that lives only for this batch; big payloads kept as the shared frames, written where they are.
+#[derive(Default)]
+struct BatchEncoder {
+    scratch: Vec<u8>,
+    /// The big payloads, each with the end of the scratch bytes that go before it.
+    big: Vec<(usize, Frame)>,
+}
+
+impl BatchEncoder {
+    fn push(&mut self, item: Outbound) {
+        let scratch = &mut self.scratch;
+        match item {
             Outbound::Text(frame) => {
-                encode::push_header(&mut scratch, Opcode::Text, frame.len());
-                frame.as_bytes()
+                scratch.reserve(encode::MAX_HEADER + frame.len().min(COPY_AT_MOST + 1));
+                encode::push_header(scratch, Opcode::Text, frame.len());
+                if frame.len() <= COPY_AT_MOST {
+                    scratch.extend_from_slice(frame.as_bytes());
+                } else {
+                    self.big.push((scratch.len(), frame));
+                }
             }
-            Outbound::Close(code, reason) => {
-                encode::push_close(&mut scratch, Some(*code), reason);
-                &[]
-            }
-            Outbound::CloseReply(code) => {
-                encode::push_close(&mut scratch, *code, "");
-                &[]
-            }
-            Outbound::Pong(payload) => {
-                encode::push_pong(&mut scratch, payload);
-                &[]
-            }
-        };
-        parts.push((scratch.len(), payload));
-    }
-    let mut slices = Vec::with_capacity(parts.len() * 2);
-    let mut start = 0;
-    for (end, payload) in parts {
-        // Consecutive control frames share one slice of the scratch buffer.
-        if payload.is_empty() {
-            continue;
+            Outbound::Close(code, reason) => encode::push_close(scratch, Some(code), reason),
+            Outbound::CloseReply(code) => encode::push_close(scratch, code, ""),
+            Outbound::Pong(payload) => encode::push_pong(scratch, &payload),
         }
-        slices.push(IoSlice::new(&scratch[start..end]));
-        slices.push(IoSlice::new(payload));
-        start = end;
     }
-    if start < scratch.len() {
-        slices.push(IoSlice::new(&scratch[start..]));
-    }
-    let mut remaining = &mut slices[..];
-    while !remaining.is_empty() {
-        let written = sink.write_vectored(remaining).await?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
+
+    /// Writes everything: one plain write when all of it is in the scratch buffer, vectored writes
+    /// otherwise.
+    async fn write_to<W: AsyncWrite + Unpin>(&self, sink: &mut W) -> std::io::Result<()> {
+        if self.big.is_empty() {
+            return sink.write_all(&self.scratch).await;
         }
-        IoSlice::advance_slices(&mut remaining, written);
+        let mut slices = Vec::with_capacity(2 * self.big.len() + 1);
+        let mut start = 0;
+        for (end, payload) in &self.big {
+            slices.push(IoSlice::new(&self.scratch[start..*end]));
+            slices.push(IoSlice::new(payload.as_bytes()));
+            start = *end;
+        }
+        if start < self.scratch.len() {
+            slices.push(IoSlice::new(&self.scratch[start..]));
+        }
+        let mut remaining = &mut slices[..];
+        while !remaining.is_empty() {
+            let written = sink.write_vectored(remaining).await?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            IoSlice::advance_slices(&mut remaining, written);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+    use tungstenite::protocol::frame::FrameHeader;
+
+    /// A socket that takes at most 7 bytes per write, to exercise partial vectored writes.
+    struct Trickle(Vec<u8>);
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+            let n = buf.len().min(7);
+            self.0.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Splits a byte stream into (opcode, payload) frames with tungstenite's parser.
+    fn frames(bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
+        let mut cursor = std::io::Cursor::new(bytes);
+        let mut out = Vec::new();
+        while (cursor.position() as usize) < bytes.len() {
+            let (header, len) = FrameHeader::parse(&mut cursor).expect("valid header").expect("whole header");
+            assert!(header.is_final && header.mask.is_none());
+            let start = cursor.position() as usize;
+            out.push((header.opcode, bytes[start..start + len as usize].to_vec()));
+            cursor.set_position((start + len as usize) as u64);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_out_as_the_same_frames_in_the_same_order_however_the_socket_takes_it() {
+        let big = "b".repeat(COPY_AT_MOST * 5);
+        let batch = vec![
+            Outbound::Text(Frame::from("small one")),
+            Outbound::Text(Frame::from(big.clone())),
+            Outbound::Pong(Bytes::from_static(b"p")),
+            Outbound::Text(Frame::from(big.clone())),
+            Outbound::Text(Frame::from("small two")),
+            Outbound::Close(1000, "bye"),
+        ];
+        let mut socket = Trickle(Vec::new());
+        let mut encoder = BatchEncoder::default();
+        batch.into_iter().for_each(|item| encoder.push(item));
+        encoder.write_to(&mut socket).await.expect("written");
+        let text = OpCode::Data(Data::Text);
+        assert_eq!(
+            frames(&socket.0),
+            vec![
+                (text, b"small one".to_vec()),
+                (text, big.clone().into_bytes()),
+                (OpCode::Control(Control::Pong), b"p".to_vec()),
+                (text, big.into_bytes()),
+                (text, b"small two".to_vec()),
+                (OpCode::Control(Control::Close), [&1000u16.to_be_bytes()[..], b"bye"].concat()),
+            ]
+        );
+    }
 
     #[test]
     fn only_the_send_that_overflows_reports_full_later_ones_find_the_socket_closed() {
