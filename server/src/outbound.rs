@@ -36,12 +36,6 @@ pub enum Outbound {
     Pong(Bytes),
 }
 
-impl Outbound {
-    /// True for the items after which nothing more is written.
-    fn ends_stream(&self) -> bool {
-        matches!(self, Outbound::Close(..) | Outbound::CloseReply(_))
-    }
-}
 
 /// Result of queueing a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,12 +228,16 @@ async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, rx: &mut mpsc::Receive
     let mut count = 0;
     let mut next = Some(first);
     while let Some(item) = next {
-        if item.ends_stream() {
-            end = if matches!(item, Outbound::Close(..)) { BatchEnd::Closed } else { BatchEnd::Replied };
-            encoder.push(item);
+        let last = match item {
+            Outbound::Close(..) => Some(BatchEnd::Closed),
+            Outbound::CloseReply(_) => Some(BatchEnd::Replied),
+            _ => None,
+        };
+        encoder.push(item);
+        if let Some(last) = last {
+            end = last;
             break;
         }
-        encoder.push(item);
         count += 1;
         if count >= MAX_FRAMES_PER_FLUSH {
             if !rx.is_empty() {
@@ -273,7 +271,6 @@ impl BatchEncoder {
         let scratch = &mut self.scratch;
         match item {
             Outbound::Text(frame) => {
-                scratch.reserve(encode::MAX_HEADER + frame.len().min(COPY_AT_MOST + 1));
                 encode::push_header(scratch, Opcode::Text, frame.len());
                 if frame.len() <= COPY_AT_MOST {
                     scratch.extend_from_slice(frame.as_bytes());

@@ -1,10 +1,7 @@
 //! Encoding of server-to-client WebSocket frames (RFC 6455 section 5.2). A server's frames are never
-//! masked, so a frame is a 2 to 10 byte header followed by the payload as is: the writer sends the
-//! header from a small scratch buffer and the payload straight from the shared, encoded-once
-//! notification bytes (one vectored write, no copy per recipient).
-
-/// Largest header: FIN/opcode byte, length byte, 8 length bytes.
-pub const MAX_HEADER: usize = 10;
+//! masked, so a frame is a 2 to 10 byte header followed by the payload as is. The writer
+//! ([`crate::outbound`]) puts headers into a per-batch scratch buffer; payloads are either copied
+//! next to them (small ones) or written from the shared, encoded-once notification bytes.
 
 /// Frame opcodes the server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +71,6 @@ mod tests {
             let mut out = Vec::new();
             push_header(&mut out, Opcode::Text, len);
             assert_eq!(out.len(), header_len, "header for {len} bytes");
-            assert!(out.len() <= MAX_HEADER);
             let (header, parsed_len, used) = parse(&out);
             assert!(header.is_final);
             assert_eq!(header.opcode, OpCode::Data(Data::Text));
