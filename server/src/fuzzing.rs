@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::response::IntoResponse;
-use tokio::sync::mpsc;
 
 use crate::admin::{self, ConnectionRequest, SessionRequest};
 use crate::config::ServerConfig;
@@ -38,7 +37,7 @@ pub struct Dispatcher {
     hub: Arc<ServerState>,
     session_id: String,
     connection: Connection,
-    sent: mpsc::Receiver<Outbound>,
+    sent: crate::outbound::queue::Receiver<Outbound>,
 }
 
 impl Default for Dispatcher {
@@ -66,7 +65,7 @@ impl Dispatcher {
     pub fn handle_text(&mut self, text: &str) -> Vec<String> {
         self.connection.handle_text(text);
         let mut frames = Vec::new();
-        while let Ok(item) = self.sent.try_recv() {
+        while let Some(item) = self.sent.try_recv() {
             frames.push(match item {
                 Outbound::Text(frame) => frame.as_str().to_string(),
                 Outbound::Close(code, _) => format!("close {code}"),

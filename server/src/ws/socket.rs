@@ -103,6 +103,8 @@ where
     }
     link.kill();
     if !writer_done {
+        // A writer blocked on a peer that stopped reading stops here.
+        writer.abort();
         let _ = writer.await;
     }
     tracing::debug!(socket = link.id(), "socket closed");

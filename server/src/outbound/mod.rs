@@ -1,0 +1,245 @@
+//! Per-socket outbound path: a bounded queue drained by one writer task that coalesces frames
+//! (many frames, one vectored write; on a busy socket at most one write per pacing interval), plus
+//! a kill switch that drops the socket at once.
+//!
+//! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]) into a scratch buffer that
+//! lives for one write, and big payloads go out straight from the shared notification bytes: a
+//! socket holds no write buffer between writes (a WebSocket library's buffer keeps the size of the
+//! largest message it ever sent, for as long as the socket lives).
+
+mod batch;
+pub mod queue;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use batch::BatchEncoder;
+use crate::rpc::Frame;
+
+/// Frames written before one flush, at most.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
+
+/// Something for the writer task to do, in order.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Send a text frame.
+    Text(Frame),
+    /// Send a close frame, then stop writing and give the peer the close linger to answer.
+    Close(u16, &'static str),
+    /// Answer the peer's close frame (echoing its code, if it gave one), then stop at once.
+    CloseReply(Option<u16>),
+    /// Answer a ping.
+    Pong(Bytes),
+}
+
+
+/// Result of queueing a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Queued for the writer.
+    Queued,
+    /// The queue was full: the socket has been killed.
+    Full,
+    /// The socket is already gone or being dropped (its writer stopped, or an earlier send overflowed).
+    Closed,
+}
+
+static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Cheap, cloneable handle to one socket's outbound queue.
+#[derive(Clone, Debug)]
+pub struct SocketLink {
+    id: u64,
+    tx: queue::Sender<Outbound>,
+    kill: Arc<watch::Sender<bool>>,
+}
+
+impl SocketLink {
+    /// Creates the link and the receiving ends for the writer and reader tasks.
+    pub fn new(queue_frames: usize) -> (SocketLink, queue::Receiver<Outbound>, watch::Receiver<bool>) {
+        let (tx, rx) = queue::bounded(queue_frames);
+        let (kill, kill_rx) = watch::channel(false);
+        let id = NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed);
+        (
+            SocketLink {
+                id,
+                tx,
+                kill: Arc::new(kill),
+            },
+            rx,
+            kill_rx,
+        )
+    }
+
+    /// Unique id of the socket.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Queues a frame. A full queue means the client stopped reading: the socket is killed and
+    /// `false` returned. A socket already gone also returns `false`.
+    pub fn send(&self, frame: Frame) -> bool {
+        self.try_send(frame) == SendOutcome::Queued
+    }
+
+    /// Queues a frame and says what happened; a full queue kills the socket.
+    pub fn try_send(&self, frame: Frame) -> SendOutcome {
+        match self.tx.try_send(Outbound::Text(frame)) {
+            Ok(()) => SendOutcome::Queued,
+            Err(queue::PushError::Full(_)) => {
+                // Only the send that trips the kill switch reports the overflow: until the socket's
+                // tasks stop, every later send finds the queue full too, and must neither log nor
+                // ask for another eviction.
+                if self.kill.send_replace(true) {
+                    return SendOutcome::Closed;
+                }
+                tracing::warn!(socket = self.id, "outbound queue full: disconnecting slow reader");
+                SendOutcome::Full
+            }
+            Err(queue::PushError::Closed(_)) => SendOutcome::Closed,
+        }
+    }
+
+    /// Queues a close frame after everything already queued (kills the socket if the queue is full).
+    pub fn close(&self, code: u16, reason: &'static str) {
+        if self.tx.try_send(Outbound::Close(code, reason)).is_err() {
+            self.kill();
+        }
+    }
+
+    /// Queues the answer to the peer's close frame (kills the socket if the queue is full).
+    pub fn reply_to_close(&self, code: Option<u16>) {
+        if self.tx.try_send(Outbound::CloseReply(code)).is_err() {
+            self.kill();
+        }
+    }
+
+    /// Queues the answer to a ping (dropped if the queue is full: the peer is not reading anyway,
+    /// and the next notification that finds the queue full evicts it).
+    pub fn pong(&self, payload: Bytes) {
+        let _ = self.tx.try_send(Outbound::Pong(payload));
+    }
+
+    /// Drops the socket now, without a close frame.
+    pub fn kill(&self) {
+        self.kill.send_replace(true);
+    }
+
+    /// Kill switch sender (for the writer's close linger).
+    pub(crate) fn kill_switch(&self) -> Arc<watch::Sender<bool>> {
+        self.kill.clone()
+    }
+}
+
+/// Waits until the kill switch is set (or its sender is gone).
+pub async fn killed(kill: &mut watch::Receiver<bool>) {
+    let _ = kill.wait_for(|k| *k).await;
+}
+
+/// How the writer task paces its writes.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterPacing {
+    /// Least time between two writes to the socket. A frame that finds the socket idle longer than
+    /// this goes out at once; frames arriving faster wait for the rest of the interval and then go
+    /// out together, in one write. Zero writes as soon as frames are queued.
+    pub coalesce: Duration,
+    /// After a close frame, how long to wait for the peer before dropping the socket.
+    pub close_linger: Duration,
+}
+
+/// Drains the queue into the socket, coalescing frames per [`WriterPacing`], until a close frame is
+/// sent, writing fails or every sender is gone. After a close frame it waits `close_linger` for the
+/// peer, then kills the socket; after the answer to the peer's close frame it stops at once.
+///
+/// The socket task aborts the writer when the socket is killed, so a write blocked on a peer that
+/// stopped reading never outlives the socket.
+pub async fn run_writer<W: AsyncWrite + Unpin>(
+    mut sink: W,
+    mut rx: queue::Receiver<Outbound>,
+    kill_switch: Arc<watch::Sender<bool>>,
+    pacing: WriterPacing,
+) {
+    // When the last write ended having drained the queue (a write cut short by the batch size
+    // limit is followed at once by the next one).
+    let mut last_drained_write: Option<Instant> = None;
+    while let Some(mut batch) = rx.recv_many(MAX_FRAMES_PER_FLUSH).await {
+        match last_drained_write.map(|at| at + pacing.coalesce) {
+            // Busy socket: let more frames gather until the interval is over.
+            Some(due) if Instant::now() < due => tokio::time::sleep_until(due).await,
+            // Let the tasks that are ready run first: under load they queue more frames for this
+            // socket, which then go out in the same write (one syscall for many frames).
+            _ => tokio::task::yield_now().await,
+        }
+        if batch.len() < MAX_FRAMES_PER_FLUSH {
+            batch.append(&mut rx.take_now(MAX_FRAMES_PER_FLUSH - batch.len()));
+        }
+        match write_batch(&mut sink, batch).await {
+            Ok(BatchEnd::Written) if rx.is_empty() => last_drained_write = Some(Instant::now()),
+            Ok(BatchEnd::Written) => last_drained_write = None,
+            Ok(BatchEnd::Closed) => break,
+            Ok(BatchEnd::Replied) => return,
+            Err(_) => {
+                kill_switch.send_replace(true);
+                return;
+            }
+        }
+    }
+    let mut kill = kill_switch.subscribe();
+    let _ = tokio::time::timeout(pacing.close_linger, killed(&mut kill)).await;
+    kill_switch.send_replace(true);
+}
+
+enum BatchEnd {
+    /// Everything was written; more may follow.
+    Written,
+    /// A close frame was written: no more writes.
+    Closed,
+    /// The answer to the peer's close frame was written: no more writes, nothing to wait for.
+    Replied,
+}
+
+/// Writes `batch` up to and including its first close frame (anything after one is dropped), in
+/// as few writes as the socket accepts, then flushes.
+async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, batch: Vec<Outbound>) -> std::io::Result<BatchEnd> {
+    let mut encoder = BatchEncoder::default();
+    let mut end = BatchEnd::Written;
+    for item in batch {
+        let last = match item {
+            Outbound::Close(..) => Some(BatchEnd::Closed),
+            Outbound::CloseReply(_) => Some(BatchEnd::Replied),
+            _ => None,
+        };
+        encoder.push(item);
+        if let Some(last) = last {
+            end = last;
+            break;
+        }
+    }
+    encoder.write_to(sink).await?;
+    sink.flush().await?;
+    Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_send_that_overflows_reports_full_later_ones_find_the_socket_closed() {
+        let (link, _writer_rx, mut kill_rx) = SocketLink::new(1);
+        let frame = || Frame::from("{}");
+        assert_eq!(link.try_send(frame()), SendOutcome::Queued);
+        assert!(!*kill_rx.borrow_and_update());
+        assert_eq!(link.try_send(frame()), SendOutcome::Full, "the first overflow kills the socket");
+        assert!(*kill_rx.borrow_and_update());
+        for _ in 0..1000 {
+            assert_eq!(link.try_send(frame()), SendOutcome::Closed, "no second eviction, no second warning");
+        }
+    }
+}
