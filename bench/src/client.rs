@@ -5,14 +5,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
+use crate::clock;
+use crate::frames::{self, Fill, FrameReader, MaskKeys, Opcode, ServerFrame};
 use crate::wire::{self, Inbound};
 
 /// Source addresses the connections rotate over (127.0.0.1 ..= 127.0.0.64). One address reaches ~28k
@@ -85,23 +84,20 @@ pub fn spawn(config: ClientConfig, observer: Arc<dyn Observer>) -> ClientHandle 
     ClientHandle { commands, task }
 }
 
-/// Small buffers: an idle connection should cost the load generator little memory.
-fn websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0).max_write_buffer_size(1 << 20)
-}
-
-async fn dial(config: &ClientConfig) -> Result<WebSocketStream<TcpStream>, String> {
+/// Dials and does the opening handshake; the rest of the connection's life speaks raw frames
+/// ([`crate::frames`]).
+async fn dial(config: &ClientConfig) -> Result<TcpStream, String> {
     let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
     defer_port_choice(&socket)?;
     socket.bind(SocketAddr::new(config.source, 0)).map_err(|e| format!("bind {}: {e}", config.source))?;
-    let stream = socket.connect(config.server).await.map_err(|e| format!("connect {}: {e}", config.server))?;
+    let mut stream = socket.connect(config.server).await.map_err(|e| format!("connect {}: {e}", config.server))?;
     stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
     let session = wire::session_of_token(&config.token).ok_or("token has no sessionId")?;
     let url = format!("ws://{}/openvidu?sessionId={session}", config.server);
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(websocket_config()))
-        .await
-        .map_err(|e| format!("websocket handshake: {e}"))?;
-    Ok(ws)
+    // The server sends nothing before the client's first request, so the handshake reads no frame
+    // bytes past the 101 response.
+    tokio_tungstenite::client_async(url, &mut stream).await.map_err(|e| format!("websocket handshake: {e}"))?;
+    Ok(stream)
 }
 
 /// Sets `IP_BIND_ADDRESS_NO_PORT`: binding a source address with port 0 then leaves the port to
@@ -127,66 +123,125 @@ fn defer_port_choice(socket: &TcpSocket) -> Result<(), String> {
     Ok(())
 }
 
+/// One client's socket after the handshake: raw frames in both directions.
+struct Connection {
+    stream: TcpStream,
+    reader: FrameReader,
+    keys: MaskKeys,
+}
+
+impl Connection {
+    async fn send_text(&mut self, text: &str) -> Result<(), String> {
+        self.send(Opcode::Text, text.as_bytes()).await
+    }
+
+    async fn send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), String> {
+        let frame = frames::client_frame(opcode, payload, &mut self.keys);
+        self.stream.write_all(&frame).await.map_err(|e| format!("write: {e}"))
+    }
+
+    /// Sends a close frame (code 1000) and drops the connection.
+    async fn close(mut self) {
+        let _ = self.send(Opcode::Close, &1000u16.to_be_bytes()).await;
+    }
+
+    /// Waits until the socket is readable and reads what it holds; `Ended` when the server closed it.
+    async fn read(&mut self) -> Result<Fill, String> {
+        self.stream.readable().await.map_err(|e| format!("read: {e}"))?;
+        self.reader.fill(&self.stream).map_err(|e| format!("read: {e}"))
+    }
+
+    /// Answers the pings among what was read.
+    async fn answer_pings(&mut self, pings: Vec<Vec<u8>>) -> Result<(), String> {
+        for payload in pings {
+            self.send(Opcode::Pong, &payload).await?;
+        }
+        Ok(())
+    }
+}
+
 async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::UnboundedReceiver<Command>) -> Result<(), String> {
     observer.dialing(config.index, Instant::now());
-    let mut ws = dial(&config).await?;
+    let stream = dial(&config).await?;
+    let mut conn = Connection { stream, reader: FrameReader::default(), keys: MaskKeys::new(config.index as u64 ^ clock::micros(Instant::now())) };
     let session = wire::session_of_token(&config.token).ok_or("token has no sessionId")?.to_string();
     let interval_ms = config.ping_interval.as_millis() as u64;
     let mut next_id = 2u64;
-    ws.send(Message::text(wire::ping(0, Some(interval_ms)))).await.map_err(|e| format!("send ping: {e}"))?;
-    ws.send(Message::text(wire::join_room(&config.token, &session))).await.map_err(|e| format!("send joinRoom: {e}"))?;
+    conn.send_text(&wire::ping(0, Some(interval_ms))).await?;
+    conn.send_text(&wire::join_room(&config.token, &session)).await?;
     observer.join_sent(config.index, Instant::now());
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + config.ping_interval, config.ping_interval);
     let mut joined = false;
     loop {
         tokio::select! {
-            frame = ws.next() => {
+            fill = conn.read() => {
+                let fill = fill?;
+                // Every frame of one read arrived at the same moment.
                 let at = Instant::now();
-                match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        let inbound = wire::classify(text.as_str())?;
-                        if let Inbound::Error { request_id: Some(wire::JOIN_REQUEST_ID), code, message } = &inbound {
-                            return Err(format!("joinRoom refused: {code} {message}"));
+                let mut ping_payloads = Vec::new();
+                let mut failure = None;
+                conn.reader.drain(|frame| {
+                    let outcome = match frame {
+                        ServerFrame::Text(text) => match wire::classify(text) {
+                            Ok(Inbound::Error { request_id: Some(wire::JOIN_REQUEST_ID), code, message }) => Err(format!("joinRoom refused: {code} {message}")),
+                            Ok(inbound) => {
+                                joined |= matches!(inbound, Inbound::Joined { .. });
+                                observer.inbound(config.index, at, &inbound);
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        },
+                        ServerFrame::Close(code, reason) => Err(format!("server closed the socket ({} {reason})", code.map(|c| c.to_string()).unwrap_or_default())),
+                        ServerFrame::Ping(payload) => {
+                            ping_payloads.push(payload.to_vec());
+                            Ok(())
                         }
-                        joined |= matches!(inbound, Inbound::Joined { .. });
-                        observer.inbound(config.index, at, &inbound);
-                    }
-                    Some(Ok(Message::Close(frame))) => {
-                        return Err(format!("server closed the socket ({})", frame.map(|f| format!("{} {}", f.code, f.reason)).unwrap_or_default()));
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(format!("read: {e}")),
-                    None => return Err(format!("socket ended (joined: {joined})")),
+                        ServerFrame::Ignored => Ok(()),
+                    };
+                    failure = outcome.err();
+                    failure.as_ref().map(|_| ())
+                })?;
+                if let Some(failure) = failure {
+                    return Err(failure);
+                }
+                conn.answer_pings(ping_payloads).await?;
+                if fill == Fill::Ended {
+                    return Err(format!("socket ended (joined: {joined})"));
                 }
             }
             command = commands.recv() => match command {
                 Some(Command::Signal(data)) => {
-                    let frame = wire::send_message(next_id, &data);
+                    conn.send_text(&wire::send_message(next_id, &data)).await.map_err(|e| format!("send sendMessage: {e}"))?;
                     next_id += 1;
-                    ws.send(Message::text(frame)).await.map_err(|e| format!("send sendMessage: {e}"))?;
                 }
                 Some(Command::Leave) => {
-                    ws.send(Message::text(wire::leave_room(next_id))).await.map_err(|e| format!("send leaveRoom: {e}"))?;
+                    conn.send_text(&wire::leave_room(next_id)).await.map_err(|e| format!("send leaveRoom: {e}"))?;
                     let answered = tokio::time::timeout(LEAVE_ANSWER_WAIT, async {
-                        while let Some(Ok(frame)) = ws.next().await {
-                            if let Message::Text(text) = frame {
-                                if wire::is_response_to(text.as_str(), next_id) {
-                                    return;
-                                }
+                        loop {
+                            let fill = conn.read().await?;
+                            let answer = conn.reader.drain(|frame| match frame {
+                                ServerFrame::Text(text) if wire::is_response_to(text, next_id) => Some(()),
+                                _ => None,
+                            })?;
+                            if answer.is_some() {
+                                return Ok(());
+                            }
+                            if fill == Fill::Ended {
+                                return Err("socket ended before the leaveRoom answer".to_string());
                             }
                         }
                     })
                     .await;
-                    let _ = ws.close(None).await;
-                    return answered.map_err(|_| "leaveRoom not answered".to_string());
+                    conn.close().await;
+                    return answered.map_err(|_| "leaveRoom not answered".to_string())?;
                 }
                 Some(Command::Close) | None => {
-                    let _ = ws.close(None).await;
+                    conn.close().await;
                     return Ok(());
                 }
             },
             _ = pings.tick() => {
-                ws.send(Message::text(wire::ping(next_id, None))).await.map_err(|e| format!("send ping: {e}"))?;
+                conn.send_text(&wire::ping(next_id, None)).await.map_err(|e| format!("send ping: {e}"))?;
                 next_id += 1;
             }
         }

@@ -6,6 +6,7 @@
 mod cli;
 mod client;
 mod clock;
+mod frames;
 mod goals;
 mod latency;
 mod plan;

@@ -70,7 +70,14 @@ fn program(kind: ServerKind) -> Result<(PathBuf, Vec<String>), String> {
             if !path.exists() {
                 return Err(format!("{} not found: build it with `cargo build --release -p otc-server -p otc-bench`", path.display()));
             }
-            Ok((path, vec!["--listen".into(), "127.0.0.1:0".into()]))
+            let mut args = vec!["--listen".to_string(), "127.0.0.1:0".to_string()];
+            if kind == ServerKind::Ours {
+                // Tuning experiments: extra otc-server options, e.g. `--write-coalesce-ms 8`.
+                if let Ok(extra) = std::env::var("OTC_BENCH_SERVER_ARGS") {
+                    args.extend(extra.split_whitespace().map(String::from));
+                }
+            }
+            Ok((path, args))
         }
         ServerKind::SocketIo => {
             let script = bench_dir().join("peer-socketio").join("server.js");
