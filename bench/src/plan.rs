@@ -50,7 +50,9 @@ pub fn plan(mode: Mode) -> Plan {
         }
         Mode::Full => {
             let m100 = FanOutLoad { members: 100, publishers: 10, rate: 1000, duration: Duration::from_secs(5) };
-            let m1000 = FanOutLoad { members: 1000, publishers: 10, rate: 600, duration: Duration::from_secs(5) };
+            // 5% above the 600k/s target: the measured rate counts the drain of the last signals, so
+            // it sits just under the offered rate even when the server keeps up.
+            let m1000 = FanOutLoad { members: 1000, publishers: 10, rate: 630, duration: Duration::from_secs(5) };
             Plan {
                 join_storms: vec![1000, 5000],
                 peer_join_storms: vec![1000],

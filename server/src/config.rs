@@ -69,7 +69,7 @@ impl Default for ServerConfig {
             ping_timeout_factor: 3,
             reconnect_grace: Duration::from_secs(10),
             close_grace: Duration::from_secs(10),
-            write_coalesce: Duration::from_millis(5),
+            write_coalesce: Duration::from_millis(10),
             session_idle_timeout: Duration::from_secs(600),
             max_ws_message_bytes: 64 * 1024,
             max_rest_body_bytes: 64 * 1024,

@@ -41,7 +41,7 @@ struct Cli {
     #[arg(long, default_value_t = 10_000)]
     close_grace_ms: u64,
     /// Least time (ms) between two writes to a busy socket; frames arriving meanwhile share one write.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     write_coalesce_ms: u64,
     /// Sessions nobody is in are removed after this many ms.
     #[arg(long, default_value_t = 600_000)]

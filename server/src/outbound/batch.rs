@@ -23,7 +23,25 @@ pub(super) struct BatchEncoder {
     big: Vec<(usize, Frame)>,
 }
 
+/// Longest frame header (a 64-bit length).
+const MAX_HEADER: usize = 10;
+
 impl BatchEncoder {
+    /// An encoder with its scratch buffer sized for `items` (one allocation per batch, no growth).
+    pub(super) fn for_items(items: &[Outbound]) -> BatchEncoder {
+        let bytes = items
+            .iter()
+            .map(|item| match item {
+                Outbound::Text(frame) if frame.len() <= COPY_AT_MOST => MAX_HEADER + frame.len(),
+                Outbound::Text(_) => MAX_HEADER,
+                Outbound::Close(_, reason) => MAX_HEADER + 2 + reason.len(),
+                Outbound::CloseReply(_) => MAX_HEADER + 2,
+                Outbound::Pong(payload) => MAX_HEADER + payload.len(),
+            })
+            .sum();
+        BatchEncoder { scratch: Vec::with_capacity(bytes), big: Vec::new() }
+    }
+
     pub(super) fn push(&mut self, item: Outbound) {
         let scratch = &mut self.scratch;
         match item {

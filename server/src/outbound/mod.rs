@@ -207,7 +207,7 @@ enum BatchEnd {
 /// Writes `batch` up to and including its first close frame (anything after one is dropped), in
 /// as few writes as the socket accepts, then flushes.
 async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, batch: Vec<Outbound>) -> std::io::Result<BatchEnd> {
-    let mut encoder = BatchEncoder::default();
+    let mut encoder = BatchEncoder::for_items(&batch);
     let mut end = BatchEnd::Written;
     for item in batch {
         let last = match item {
