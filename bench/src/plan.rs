@@ -56,7 +56,7 @@ pub fn plan(mode: Mode) -> Plan {
             Plan {
                 join_storms: vec![1000, 5000],
                 peer_join_storms: vec![1000],
-                idle: IdleLoad { sessions: 190, members: 100, idle: Duration::from_secs(10), join_rate: 10_000.0 },
+                idle: IdleLoad { sessions: 190, members: 100, idle: Duration::from_secs(10), join_rate: 10_500.0 },
                 fan_outs: vec![m100, m1000],
                 peer_fan_outs: vec![m100, m1000],
                 cuts: [2, 8, 20]

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Request id the load generator always uses for `joinRoom` (pings use other ids).
 pub const JOIN_REQUEST_ID: u64 = 1;
@@ -64,7 +64,7 @@ pub fn query_value<'a>(url: &'a str, name: &str) -> Option<&'a str> {
 #[derive(Debug, PartialEq)]
 pub enum Inbound<'a> {
     /// The `joinRoom` answer: own connection id and the ids already present.
-    Joined { own_id: String, roster: Vec<String> },
+    Joined { own_id: Cow<'a, str>, roster: Vec<Cow<'a, str>> },
     /// `participantJoined`.
     ParticipantJoined(Cow<'a, str>),
     /// `participantLeft`.
@@ -84,8 +84,30 @@ struct Frame<'a> {
     method: Option<Cow<'a, str>>,
     #[serde(borrow)]
     params: Option<Params<'a>>,
-    result: Option<Value>,
+    result: Option<serde::de::IgnoredAny>,
     error: Option<RpcError>,
+}
+
+/// A `joinRoom` answer, read for the ids only (borrowed from the frame: a 1000-member answer is
+/// one allocation, not a tree of maps).
+#[derive(Deserialize)]
+struct JoinAnswer<'a> {
+    #[serde(borrow)]
+    result: JoinResult<'a>,
+}
+
+#[derive(Deserialize)]
+struct JoinResult<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Vec<RosterEntry<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RosterEntry<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -136,7 +158,13 @@ pub fn classify(text: &str) -> Result<Inbound<'_>, String> {
         });
     }
     match (frame.id, frame.result) {
-        (Some(JOIN_REQUEST_ID), Some(result)) => joined(&result).ok_or_else(|| format!("joinRoom result without id/value: {}", clip(text))),
+        (Some(JOIN_REQUEST_ID), Some(_)) => match serde_json::from_str::<JoinAnswer>(text) {
+            Ok(answer) => Ok(Inbound::Joined {
+                own_id: answer.result.id,
+                roster: answer.result.value.into_iter().map(|entry| entry.id).collect(),
+            }),
+            Err(_) => Err(format!("joinRoom result without id/value: {}", clip(text))),
+        },
         _ => Ok(Inbound::Other),
     }
 }
@@ -211,17 +239,6 @@ impl<'a> Iterator for FlatFields<'a> {
     }
 }
 
-fn joined(result: &Value) -> Option<Inbound<'static>> {
-    let own_id = result.get("id")?.as_str()?.to_string();
-    let roster = result
-        .get("value")?
-        .as_array()?
-        .iter()
-        .map(|entry| entry.get("id").and_then(Value::as_str).map(str::to_string))
-        .collect::<Option<Vec<String>>>()?;
-    Some(Inbound::Joined { own_id, roster })
-}
-
 fn clip(text: &str) -> &str {
     let end = text.char_indices().nth(200).map(|(i, _)| i).unwrap_or(text.len());
     &text[..end]
@@ -230,6 +247,7 @@ fn clip(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn join_result_gives_own_id_and_roster() {

@@ -250,7 +250,7 @@ impl Observer for Churn {
         match frame {
             Inbound::Joined { own_id, .. } => {
                 self.joined[client].store(true, Ordering::Relaxed);
-                self.ids.lock().unwrap_or_else(|p| p.into_inner()).insert(own_id.clone(), client);
+                self.ids.lock().unwrap_or_else(|p| p.into_inner()).insert(own_id.to_string(), client);
                 if client < self.layout.initial() {
                     self.fill_joined.fetch_add(1, Ordering::Relaxed);
                 } else {
