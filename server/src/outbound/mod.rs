@@ -1,6 +1,6 @@
-//! Per-socket outbound path: a bounded queue drained by one writer task that coalesces frames
-//! (many frames, one vectored write; on a busy socket at most one write per pacing interval), plus
-//! a kill switch that drops the socket at once.
+//! Per-socket outbound path: a bounded queue ([`queue`]) drained by one writer task that coalesces
+//! frames (many frames, one write; on a busy socket at most one write per pacing interval), plus a
+//! kill switch that drops the socket at once.
 //!
 //! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]) into a scratch buffer that
 //! lives for one write, and big payloads go out straight from the shared notification bytes: a
@@ -37,7 +37,6 @@ pub enum Outbound {
     /// Answer a ping.
     Pong(Bytes),
 }
-
 
 /// Result of queueing a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
