@@ -99,8 +99,8 @@ impl FrameReader {
             }
         }
         self.buffer.advance(consumed);
-        if self.buffer.is_empty() && self.buffer.capacity() > READ_CHUNK {
-            // An idle client keeps no room for the burst it once read.
+        if self.buffer.is_empty() {
+            // An idle client keeps no read buffer (the next read allocates one).
             self.buffer = BytesMut::new();
         }
         Ok(stopped)
