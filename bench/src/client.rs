@@ -179,27 +179,23 @@ async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::
                 // Every frame of one read arrived at the same moment.
                 let at = Instant::now();
                 let mut ping_payloads = Vec::new();
-                let mut failure = None;
-                conn.reader.drain(|frame| {
-                    let outcome = match frame {
-                        ServerFrame::Text(text) => match wire::classify(text) {
-                            Ok(Inbound::Error { request_id: Some(wire::JOIN_REQUEST_ID), code, message }) => Err(format!("joinRoom refused: {code} {message}")),
-                            Ok(inbound) => {
-                                joined |= matches!(inbound, Inbound::Joined { .. });
-                                observer.inbound(config.index, at, &inbound);
-                                Ok(())
-                            }
-                            Err(e) => Err(e),
-                        },
-                        ServerFrame::Close(code, reason) => Err(format!("server closed the socket ({} {reason})", code.map(|c| c.to_string()).unwrap_or_default())),
-                        ServerFrame::Ping(payload) => {
-                            ping_payloads.push(payload.to_vec());
-                            Ok(())
+                // The first frame that ends the client stops the drain and is its error.
+                let failure = conn.reader.drain(|frame| match frame {
+                    ServerFrame::Text(text) => match wire::classify(text) {
+                        Ok(Inbound::Error { request_id: Some(wire::JOIN_REQUEST_ID), code, message }) => Some(format!("joinRoom refused: {code} {message}")),
+                        Ok(inbound) => {
+                            joined |= matches!(inbound, Inbound::Joined { .. });
+                            observer.inbound(config.index, at, &inbound);
+                            None
                         }
-                        ServerFrame::Ignored => Ok(()),
-                    };
-                    failure = outcome.err();
-                    failure.as_ref().map(|_| ())
+                        Err(e) => Some(e),
+                    },
+                    ServerFrame::Close(code, reason) => Some(format!("server closed the socket ({} {reason})", code.map(|c| c.to_string()).unwrap_or_default())),
+                    ServerFrame::Ping(payload) => {
+                        ping_payloads.push(payload.to_vec());
+                        None
+                    }
+                    ServerFrame::Ignored => None,
                 })?;
                 if let Some(failure) = failure {
                     return Err(failure);

@@ -121,7 +121,7 @@ fn parse_header(bytes: &[u8]) -> Result<Option<(usize, usize)>, String> {
     }
     let (header, len) = match second & 0x7F {
         126 if bytes.len() >= 4 => (4, u64::from(u16::from_be_bytes([bytes[2], bytes[3]]))),
-        127 if bytes.len() >= 10 => (10, u64::from_be_bytes(bytes[2..10].try_into().map_err(|_| "short length")?)),
+        127 if bytes.len() >= 10 => (10, u64::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9]])),
         126 | 127 => return Ok(None),
         len => (2, u64::from(len)),
     };

@@ -178,21 +178,17 @@ fn classify_notification_fast(text: &str) -> Option<Inbound<'_>> {
     let rest = text.strip_prefix("{\"jsonrpc\":\"2.0\",\"method\":\"")?;
     let (method, rest) = rest.split_once('"')?;
     let params = rest.strip_prefix(",\"params\":{")?.strip_suffix("}}")?;
-    let mut fields = FlatFields(params);
-    let mut wanted = |key: &str| fields.by_ref().find_map(|(k, v)| (k == key).then_some(v)).flatten();
+    // `Some(None)`: the key is there with a value that is not a plain string (the full parse decides).
+    let field = |key: &str| FlatFields(params).find(|(k, _)| *k == key).map(|(_, value)| value);
     match method {
-        "participantJoined" => Some(Inbound::ParticipantJoined(Cow::Borrowed(wanted("id")?))),
-        "participantLeft" => Some(Inbound::ParticipantLeft(Cow::Borrowed(wanted("connectionId")?))),
+        "participantJoined" => Some(Inbound::ParticipantJoined(Cow::Borrowed(field("id")??))),
+        "participantLeft" => Some(Inbound::ParticipantLeft(Cow::Borrowed(field("connectionId")??))),
         "sendMessage" => {
-            let (mut data, mut from) = (None, None);
-            for (key, value) in FlatFields(params) {
-                match key {
-                    "data" => data = Some(value?),
-                    "from" => from = Some(value?),
-                    _ => {}
-                }
-            }
-            Some(Inbound::Signal { from: from.map(Cow::Borrowed), data: Cow::Borrowed(data?) })
+            let from = match field("from") {
+                Some(value) => Some(Cow::Borrowed(value?)),
+                None => None,
+            };
+            Some(Inbound::Signal { from, data: Cow::Borrowed(field("data")??) })
         }
         _ => None,
     }
