@@ -66,7 +66,7 @@ pub struct Replay {
 pub fn replay_server_frames<'a>(frames: impl IntoIterator<Item = &'a str>, connection_events_suppressed: bool) -> Replay {
     let shared = Shared::new(None);
     let (sender, mut receiver) = mpsc::unbounded_channel();
-    let events = EventSink(sender);
+    let events = EventSink::new(sender);
     let mut replay = Replay::default();
     let mut own = Arc::new(wire::connection_from_id("con_fuzz_own", "ses_fuzz"));
     for text in frames {
@@ -97,8 +97,8 @@ pub fn replay_server_frames<'a>(frames: impl IntoIterator<Item = &'a str>, conne
     }
     replay.own_id = own.id.clone();
     replay.roster_ids = shared.lock().roster.connections().iter().map(|c| c.id.clone()).collect();
-    while let Ok(event) = receiver.try_recv() {
-        replay.events.push(event);
+    while let Ok(batch) = receiver.try_recv() {
+        replay.events.extend(batch);
     }
     replay
 }

@@ -13,7 +13,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 
 use super::jsonrpc::{parse_frame, Incoming, Requests, RpcError};
 use super::notify::{Effect, Notifier};
-use super::shared::{Command, EventSink, HeldEvents, OutgoingSignal, Shared};
+use super::shared::{Command, EventSink, OutgoingSignal, Shared};
 use super::token::TokenUrl;
 use super::transport::{dial, Link, LinkRead};
 use super::types::{Capabilities, ClientError, Connection, DisconnectReason, ErrorCode, Event, SessionState, Settings};
@@ -94,8 +94,6 @@ pub(crate) struct Actor {
     pub rpc: Requests<RequestKind>,
     /// `disconnect` arrived while a step could not act on it; the connected loop leaves first thing.
     pub disconnect_requested: bool,
-    /// Where the connected loop holds back the events of one batch of frames.
-    pub batch: HeldEvents,
 }
 
 /// Maps a `joinRoom` error to the code the app sees.
@@ -173,7 +171,7 @@ async fn wait_for_join(rpc: &mut Requests<RequestKind>, link: &mut Link, early: 
 impl Actor {
     /// A task for a session with these settings.
     pub fn new(shared: Arc<Shared>, events: EventSink, commands: mpsc::UnboundedReceiver<Command>, settings: Settings) -> Actor {
-        Actor { shared, events, commands, settings, rpc: Requests::new(), disconnect_requested: false, batch: HeldEvents::new() }
+        Actor { shared, events, commands, settings, rpc: Requests::new(), disconnect_requested: false }
     }
 
     /// Runs until every `Session` handle is dropped.
@@ -203,9 +201,12 @@ impl Actor {
         // counting across the resumes of this connection).
         self.rpc = Requests::new();
         let tls = if token.secure {
-            match tls::client_config(&extra_roots) {
-                Ok(config) => Some(config),
-                Err(e) => return self.fail_connect(e),
+            // Reading the system's CA certificates is file I/O: off the runtime's thread.
+            let config = tokio::task::spawn_blocking(move || tls::client_config(&extra_roots)).await;
+            match config {
+                Ok(Ok(config)) => Some(config),
+                Ok(Err(e)) => return self.fail_connect(e),
+                Err(e) => return self.fail_connect(ClientError::new(ErrorCode::Internal, format!("TLS configuration task failed: {e}"))),
             }
         } else {
             None

@@ -131,7 +131,7 @@ impl Actor {
     /// [`FRAMES_PER_BATCH`]), holding their events back and handing them to the app together: the
     /// app's event thread is woken once per batch instead of once per event. Event order is unchanged.
     fn on_frame_batch(&mut self, j: &mut Joined, first: &str) -> Option<LinkEnd> {
-        std::mem::swap(&mut self.events, &mut self.batch.sink);
+        self.events.hold();
         let mut end = self.on_frame(j, first);
         let mut applied = 1;
         while end.is_none() && applied < FRAMES_PER_BATCH {
@@ -142,10 +142,7 @@ impl Actor {
             }
             applied += 1;
         }
-        std::mem::swap(&mut self.events, &mut self.batch.sink);
-        while let Ok(event) = self.batch.staged.try_recv() {
-            self.events.forward(event);
-        }
+        self.events.release();
         end
     }
 

@@ -138,9 +138,10 @@ impl Actor {
                 left.min(self.settings.request_timeout),
                 present_session(&mut self.rpc, &self.settings, link, &j.rpc_session_id, j.received),
             );
-            let events = &self.events;
+            // Moved into the closure as `&mut`: the sink is Send but not Sync.
+            let events = &mut self.events;
             let queued = &mut j.queued;
-            let outcome = watching_commands(&mut self.commands, handshake, |cmd| Self::while_reconnecting(events, queued, cmd)).await;
+            let outcome = watching_commands(&mut self.commands, handshake, move |cmd| Self::while_reconnecting(events, queued, cmd)).await;
             match outcome {
                 Interrupted::Disconnect => return ResumeEnd::Ended(DisconnectReason::ClientDisconnected, CLOSE_BY_CLIENT),
                 Interrupted::HandleDropped => return ResumeEnd::HandleDropped,
@@ -201,10 +202,11 @@ impl Actor {
             }
         };
         let bounded = timeout(self.settings.ping_timeout, pong);
-        let events = &self.events;
+        // Moved into the closure as `&mut`: the sink is Send but not Sync.
+        let events = &mut self.events;
         let queued = &mut j.queued;
         let mut socket_lost = false;
-        match watching_commands(&mut self.commands, bounded, |cmd| Self::while_reconnecting(events, queued, cmd)).await {
+        match watching_commands(&mut self.commands, bounded, move |cmd| Self::while_reconnecting(events, queued, cmd)).await {
             Interrupted::HandleDropped => return Barrier::Ended(ResumeEnd::HandleDropped),
             Interrupted::Disconnect => self.disconnect_requested = true,
             Interrupted::Done(Ok(Ok(()))) => {}

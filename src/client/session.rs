@@ -34,18 +34,31 @@ struct Inner {
 /// thread (the C layer's dispatcher). Returns `None` once the session handle is dropped and the
 /// network task has ended.
 pub struct EventReceiver {
-    rx: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    /// Batches of events, in order (see `EventSink`).
+    rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Event>>,
+    /// The rest of the batch being handed out.
+    pending: std::vec::IntoIter<Event>,
 }
 
 impl EventReceiver {
     /// Waits for the next event.
     pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
+        loop {
+            if let Some(event) = self.pending.next() {
+                return Some(event);
+            }
+            self.pending = self.rx.recv().await?.into_iter();
+        }
     }
 
     /// Waits for the next event, blocking the current (non-runtime) thread.
     pub fn blocking_recv(&mut self) -> Option<Event> {
-        self.rx.blocking_recv()
+        loop {
+            if let Some(event) = self.pending.next() {
+                return Some(event);
+            }
+            self.pending = self.rx.blocking_recv()?.into_iter();
+        }
     }
 }
 
@@ -56,7 +69,7 @@ impl Session {
         let shared = Shared::new(session_id.clone());
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let (command_tx, command_rx) = mpsc::unbounded_channel();
-        let actor = Actor::new(shared.clone(), EventSink(event_tx), command_rx, settings.clone());
+        let actor = Actor::new(shared.clone(), EventSink::new(event_tx), command_rx, settings.clone());
         let inner = Inner {
             shared,
             commands: command_tx,
@@ -64,7 +77,7 @@ impl Session {
             settings,
             unstarted: Mutex::new(Some(actor)),
         };
-        (Session { inner: Arc::new(inner) }, EventReceiver { rx: event_rx })
+        (Session { inner: Arc::new(inner) }, EventReceiver { rx: event_rx, pending: Vec::new().into_iter() })
     }
 
     fn start_task(&self) -> Result<(), ClientError> {

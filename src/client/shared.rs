@@ -2,6 +2,7 @@
 //! the network task (the only writer of everything but the `Connecting`/`Disconnecting` requests),
 //! plus the event sink and the commands the handle sends to the task.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustls_pki_types::CertificateDer;
@@ -69,35 +70,44 @@ impl Shared {
 }
 
 /// Sends events to the app; a dropped receiver is not an error.
-#[derive(Clone)]
-pub(crate) struct EventSink(pub mpsc::UnboundedSender<Event>);
+///
+/// Events travel to the receiver in batches: one at a time normally, or, between [`hold`](Self::hold)
+/// and [`release`](Self::release), all the events of one batch of frames together, so that the app's
+/// event thread is woken once per batch and the channel is touched once per batch, not per event.
+pub(crate) struct EventSink {
+    sender: mpsc::UnboundedSender<Vec<Event>>,
+    /// The events held back since `hold`; `None` when events go out one by one.
+    held: RefCell<Option<Vec<Event>>>,
+}
 
 impl EventSink {
-    /// Delivers one event.
+    /// A sink feeding `sender`, sending each event as it comes.
+    pub fn new(sender: mpsc::UnboundedSender<Vec<Event>>) -> EventSink {
+        EventSink { sender, held: RefCell::new(None) }
+    }
+
+    /// Delivers one event (or holds it back until `release`).
     pub fn emit(&self, event: Event) {
         log::debug!("event: {event:?}");
-        let _ = self.0.send(event);
+        if let Some(held) = self.held.borrow_mut().as_mut() {
+            held.push(event);
+            return;
+        }
+        let _ = self.sender.send(vec![event]);
     }
 
-    /// Passes on an event already logged by the sink that held it back.
-    pub fn forward(&self, event: Event) {
-        let _ = self.0.send(event);
+    /// Holds back the events emitted from now on until [`release`](Self::release).
+    pub fn hold(&self) {
+        self.held.borrow_mut().get_or_insert_with(Vec::new);
     }
-}
 
-/// A sink whose events are held back until the owner forwards them (see `live.rs`, frame batches).
-pub(crate) struct HeldEvents {
-    /// Where held-back events are emitted.
-    pub sink: EventSink,
-    /// Where the owner takes them from.
-    pub staged: mpsc::UnboundedReceiver<Event>,
-}
-
-impl HeldEvents {
-    /// An empty holding sink.
-    pub fn new() -> HeldEvents {
-        let (sender, staged) = mpsc::unbounded_channel();
-        HeldEvents { sink: EventSink(sender), staged }
+    /// Sends the held-back events as one batch, in emission order, and goes back to sending each
+    /// event as it comes.
+    pub fn release(&self) {
+        let held = self.held.borrow_mut().take();
+        if let Some(events) = held.filter(|events| !events.is_empty()) {
+            let _ = self.sender.send(events);
+        }
     }
 }
 
