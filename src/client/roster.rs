@@ -1,47 +1,108 @@
 //! The roster: other connections in join order and their streams, with cheap snapshots
-//! (a `Vec` of `Arc` clones) and O(log n) joins and leaves.
+//! (a `Vec` of `Arc` clones), O(1) joins and O(log n) leaves.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::types::{Connection, Stream};
 
-/// Values keyed by id, iterated in insertion order. A lookup by id is one hash probe (the value is
-/// kept next to its sequence number); the ordered map serves snapshots and keeps join order.
-struct OrderedById<V> {
-    next_seq: u64,
-    by_seq: BTreeMap<u64, V>,
-    by_id: HashMap<String, (u64, V)>,
+/// A roster value and the id it is found by.
+trait Keyed: Clone {
+    fn key(&self) -> &str;
 }
 
-impl<V: Clone> OrderedById<V> {
+impl Keyed for Arc<Connection> {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A stream is found by the id of the connection that publishes it.
+impl Keyed for Arc<Stream> {
+    fn key(&self) -> &str {
+        &self.connection.id
+    }
+}
+
+/// An entry of the id index: the value (hashed and compared by its key, so the index needs no copy
+/// of the id) and its place in join order.
+struct Indexed<V> {
+    seq: u64,
+    value: V,
+}
+
+impl<V: Keyed> Borrow<str> for Indexed<V> {
+    fn borrow(&self) -> &str {
+        self.value.key()
+    }
+}
+
+impl<V: Keyed> Hash for Indexed<V> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.value.key().hash(state);
+    }
+}
+
+impl<V: Keyed> PartialEq for Indexed<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value.key() == other.value.key()
+    }
+}
+
+impl<V: Keyed> Eq for Indexed<V> {}
+
+/// Below this many vacated slots the join-order list is never compacted.
+const COMPACT_AT_LEAST: usize = 64;
+
+/// Values keyed by id, iterated in insertion order. A lookup by id is one hash probe; the join-order
+/// list holds `(sequence number, value)` sorted by sequence number, a left value leaving an empty
+/// slot (found by binary search) until more than half the slots are empty.
+struct OrderedById<V> {
+    next_seq: u64,
+    by_id: HashSet<Indexed<V>>,
+    order: Vec<(u64, Option<V>)>,
+    vacated: usize,
+}
+
+impl<V: Keyed> OrderedById<V> {
     fn new() -> Self {
-        OrderedById { next_seq: 0, by_seq: BTreeMap::new(), by_id: HashMap::new() }
+        OrderedById { next_seq: 0, by_id: HashSet::new(), order: Vec::new(), vacated: 0 }
     }
 
-    fn insert(&mut self, id: &str, value: V) -> bool {
-        if self.by_id.contains_key(id) {
+    /// Adds `value` last; false (and no change) when its key is already present.
+    fn insert(&mut self, value: V) -> bool {
+        let seq = self.next_seq;
+        if !self.by_id.insert(Indexed { seq, value: value.clone() }) {
             return false;
         }
-        let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_seq.insert(seq, value.clone());
-        self.by_id.insert(id.to_string(), (seq, value));
+        self.order.push((seq, Some(value)));
         true
     }
 
     fn get(&self, id: &str) -> Option<&V> {
-        self.by_id.get(id).map(|(_, value)| value)
+        self.by_id.get(id).map(|entry| &entry.value)
     }
 
     fn remove(&mut self, id: &str) -> Option<V> {
-        let (seq, value) = self.by_id.remove(id)?;
-        self.by_seq.remove(&seq);
-        Some(value)
+        let entry = self.by_id.take(id)?;
+        if let Ok(slot) = self.order.binary_search_by_key(&entry.seq, |(seq, _)| *seq) {
+            self.order[slot].1 = None;
+            self.vacated += 1;
+        }
+        if self.vacated >= COMPACT_AT_LEAST && self.vacated * 2 > self.order.len() {
+            self.order.retain(|(_, value)| value.is_some());
+            self.vacated = 0;
+        }
+        Some(entry.value)
     }
 
     fn snapshot(&self) -> Vec<V> {
-        self.by_seq.values().cloned().collect()
+        let mut values = Vec::with_capacity(self.by_id.len());
+        values.extend(self.order.iter().filter_map(|(_, value)| value.clone()));
+        values
     }
 }
 
@@ -61,8 +122,7 @@ impl Roster {
 
     /// Adds a connection; false (and no change) when the id is already present.
     pub fn add_connection(&mut self, connection: Arc<Connection>) -> bool {
-        let id = connection.id.clone();
-        self.connections.insert(&id, connection)
+        self.connections.insert(connection)
     }
 
     /// The connection with this id.
@@ -79,12 +139,12 @@ impl Roster {
 
     /// Records the stream a connection publishes; false when that connection already has this stream.
     pub fn add_stream(&mut self, stream: Arc<Stream>) -> bool {
-        let owner = stream.connection.id.clone();
-        if self.streams.get(&owner).is_some_and(|s| s.id == stream.id) {
+        let owner = stream.key();
+        if self.streams.get(owner).is_some_and(|s| s.id == stream.id) {
             return false;
         }
-        self.streams.remove(&owner);
-        self.streams.insert(&owner, stream)
+        self.streams.remove(owner);
+        self.streams.insert(stream)
     }
 
     /// Removes the stream published by this connection.
@@ -136,6 +196,27 @@ mod tests {
         assert!(r.remove_connection("a").is_none());
         let ids: Vec<_> = r.connections().iter().map(|c| c.id.clone()).collect();
         assert_eq!(ids, ["b", "c"]);
+    }
+
+    #[test]
+    fn join_order_survives_many_leaves_and_rejoins() {
+        let mut r = Roster::new();
+        for i in 0..1000 {
+            assert!(r.add_connection(conn(&format!("con_{i}"))));
+        }
+        // Every even member leaves (the join-order list is compacted on the way), then member 0 rejoins.
+        for i in (0..1000).step_by(2) {
+            assert_eq!(r.remove_connection(&format!("con_{i}")).unwrap().0.id, format!("con_{i}"));
+        }
+        assert!(r.add_connection(conn("con_0")), "a member that left can join again");
+        let ids: Vec<_> = r.connections().iter().map(|c| c.id.clone()).collect();
+        let mut expected: Vec<_> = (1..1000).step_by(2).map(|i| format!("con_{i}")).collect();
+        expected.push("con_0".into());
+        assert_eq!(ids, expected, "the rejoined member comes last");
+        assert!(r.connection("con_2").is_none());
+        assert!(r.connection("con_3").is_some());
+        assert!(r.remove_connection("con_2").is_none(), "a second leave changes nothing");
+        assert_eq!(r.connections().len(), 501);
     }
 
     #[test]
