@@ -68,7 +68,7 @@ pub fn replay_server_frames<'a>(frames: impl IntoIterator<Item = &'a str>, conne
     let (sender, mut receiver) = mpsc::unbounded_channel();
     let events = EventSink::new(sender);
     let mut replay = Replay::default();
-    let mut own = Arc::new(wire::connection_from_id("con_fuzz_own", "ses_fuzz"));
+    let mut own = Arc::new(wire::connection_from_id("con_fuzz_own", &Arc::from("ses_fuzz")));
     for text in frames {
         let incoming = match parse_frame(text) {
             Ok(incoming) => incoming,
@@ -95,8 +95,8 @@ pub fn replay_server_frames<'a>(frames: impl IntoIterator<Item = &'a str>, conne
             Incoming::Response { .. } | Incoming::ServerRequest { .. } => {}
         }
     }
-    replay.own_id = own.id.clone();
-    replay.roster_ids = shared.lock().roster.connections().iter().map(|c| c.id.clone()).collect();
+    replay.own_id = own.id().to_string();
+    replay.roster_ids = shared.lock().roster.connections().iter().map(|c| c.id().to_string()).collect();
     while let Ok(batch) = receiver.try_recv() {
         replay.events.extend(batch);
     }
@@ -109,7 +109,7 @@ fn announce_join(shared: &Shared, events: &EventSink, result: &Value, suppressed
     let mut view = shared.lock();
     view.own = Some(joined.own.clone());
     events.emit(Event::Connected { own: joined.own.clone() });
-    for p in joined.participants.iter().filter(|p| p.connection.id != joined.own.id) {
+    for p in joined.participants.iter().filter(|p| p.connection.id() != joined.own.id()) {
         if view.roster.add_connection(p.connection.clone()) && !suppressed {
             events.emit(Event::ConnectionCreated(p.connection.clone()));
         }

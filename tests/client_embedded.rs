@@ -30,7 +30,7 @@ async fn join(server: &EmbeddedServer, session_id: &str, role: otc_server::Role,
     let (session, mut rx) = Session::new(Some(session_id.to_string()), named(name));
     session.connect(&tok).unwrap();
     match next_event(&mut rx).await {
-        Event::Connected { own } => assert_eq!(own.id, id),
+        Event::Connected { own } => assert_eq!(own.id(), id),
         other => panic!("{name}: expected Connected, got {other:?}"),
     }
     (session, rx, id)
@@ -45,7 +45,7 @@ async fn created(rx: &mut EventReceiver) -> std::sync::Arc<Connection> {
 
 async fn dropped(rx: &mut EventReceiver) -> (String, DisconnectReason) {
     match next_event(rx).await {
-        Event::ConnectionDropped { connection, reason } => (connection.id.clone(), reason),
+        Event::ConnectionDropped { connection, reason } => (connection.id().to_string(), reason),
         other => panic!("expected ConnectionDropped, got {other:?}"),
     }
 }
@@ -63,25 +63,25 @@ async fn joins_are_reported_in_order_with_metadata_and_never_for_oneself() {
     let sid = server.create_session(None).unwrap();
     let (alice, mut alice_rx, alice_id) = join(&server, &sid, otc_server::Role::Publisher, "Alice").await;
     let own = alice.own_connection().unwrap();
-    assert_eq!((own.client_data.as_str(), own.server_data.as_str()), ("Alice", "srv-Alice"));
-    assert_eq!(own.data, "Alice%/%srv-Alice");
+    assert_eq!((own.client_data(), own.server_data()), ("Alice", "srv-Alice"));
+    assert_eq!(own.data(), "Alice%/%srv-Alice");
     assert_eq!(alice.session_id().as_deref(), Some(sid.as_str()));
 
     let (bob, mut bob_rx, bob_id) = join(&server, &sid, otc_server::Role::Publisher, "Bob").await;
     let seen_by_bob = created(&mut bob_rx).await;
-    assert_eq!(seen_by_bob.id, alice_id);
-    assert_eq!(seen_by_bob.client_data, "Alice");
+    assert_eq!(seen_by_bob.id(), alice_id);
+    assert_eq!(seen_by_bob.client_data(), "Alice");
     let seen_by_alice = created(&mut alice_rx).await;
-    assert_eq!(seen_by_alice.id, bob_id);
-    assert_eq!((seen_by_alice.client_data.as_str(), seen_by_alice.server_data.as_str()), ("Bob", "srv-Bob"));
+    assert_eq!(seen_by_alice.id(), bob_id);
+    assert_eq!((seen_by_alice.client_data(), seen_by_alice.server_data()), ("Bob", "srv-Bob"));
 
     let (_carol, mut carol_rx, carol_id) = join(&server, &sid, otc_server::Role::Subscriber, "Carol").await;
-    let order: Vec<String> = vec![created(&mut carol_rx).await.id.clone(), created(&mut carol_rx).await.id.clone()];
+    let order: Vec<String> = vec![created(&mut carol_rx).await.id().to_string(), created(&mut carol_rx).await.id().to_string()];
     assert_eq!(order, [alice_id.clone(), bob_id.clone()], "the existing roster in join order");
-    assert_eq!(created(&mut alice_rx).await.id, carol_id);
-    let roster: Vec<String> = alice.roster().iter().map(|c| c.id.clone()).collect();
+    assert_eq!(created(&mut alice_rx).await.id(), carol_id);
+    let roster: Vec<String> = alice.roster().iter().map(|c| c.id().to_string()).collect();
     assert_eq!(roster, [bob_id.clone(), carol_id.clone()]);
-    assert_eq!(created(&mut bob_rx).await.id, carol_id);
+    assert_eq!(created(&mut bob_rx).await.id(), carol_id);
     assert_eq!(bob.roster().len(), 2);
     assert!(!_carol.capabilities().publish && _carol.capabilities().subscribe);
     expect_no_event(&mut alice_rx, Duration::from_millis(200)).await;
@@ -101,14 +101,14 @@ async fn signals_reach_everyone_including_the_sender_or_one_connection() {
         match next_event(rx).await {
             Event::SignalReceived { kind, data, from } => {
                 assert_eq!((kind.as_str(), data.as_str()), ("chat", "hello all"));
-                assert_eq!(from.unwrap().id, alice_id);
+                assert_eq!(from.unwrap().id(), alice_id);
             }
             other => panic!("expected SignalReceived, got {other:?}"),
         }
     }
     bob.send_signal(Some(&alice_id), "dm", "just you", SignalOptions::default()).unwrap();
     match next_event(&mut alice_rx).await {
-        Event::SignalReceived { kind, from, .. } => assert_eq!((kind.as_str(), from.unwrap().id.clone()), ("dm", bob_id.clone())),
+        Event::SignalReceived { kind, from, .. } => assert_eq!((kind.as_str(), from.unwrap().id().to_string()), ("dm", bob_id.clone())),
         other => panic!("expected SignalReceived, got {other:?}"),
     }
     expect_no_event(&mut bob_rx, Duration::from_millis(300)).await;
@@ -245,7 +245,7 @@ async fn a_network_cut_is_resumed_and_the_outage_changes_arrive_before_reconnect
     let (bob, mut bob_rx) = Session::new(None, named("Bob"));
     bob.connect(&bob_tok).unwrap();
     assert!(matches!(next_event(&mut bob_rx).await, Event::Connected { .. }));
-    assert_eq!(created(&mut cut_rx).await.id, bob_id);
+    assert_eq!(created(&mut cut_rx).await.id(), bob_id);
 
     proxy.cut(0);
     wait_for(&mut cut_rx, "ReconnectionStarted", |e| matches!(e, Event::ReconnectionStarted)).await;
@@ -256,7 +256,7 @@ async fn a_network_cut_is_resumed_and_the_outage_changes_arrive_before_reconnect
     bob.disconnect().unwrap();
     wait_for(&mut bob_rx, "Bob's Disconnected", |e| matches!(e, Event::Disconnected(DisconnectReason::ClientDisconnected))).await;
     let (dave, mut dave_rx, dave_id) = join(&server, &sid, otc_server::Role::Publisher, "Dave").await;
-    assert_eq!(created(&mut dave_rx).await.id, cut_id, "the cut client is still in the session");
+    assert_eq!(created(&mut dave_rx).await.id(), cut_id, "the cut client is still in the session");
     dave.send_signal(Some(&cut_id), "hello", "while away", SignalOptions::default()).unwrap();
 
     proxy.heal();
@@ -267,19 +267,19 @@ async fn a_network_cut_is_resumed_and_the_outage_changes_arrive_before_reconnect
             other => during.push(other),
         }
     }
-    assert!(matches!(&during[0], Event::ConnectionDropped { connection, reason } if connection.id == bob_id && *reason == DisconnectReason::ClientDisconnected), "{during:?}");
-    assert!(matches!(&during[1], Event::ConnectionCreated(c) if c.id == dave_id), "{during:?}");
+    assert!(matches!(&during[0], Event::ConnectionDropped { connection, reason } if connection.id() == bob_id && *reason == DisconnectReason::ClientDisconnected), "{during:?}");
+    assert!(matches!(&during[1], Event::ConnectionCreated(c) if c.id() == dave_id), "{during:?}");
     assert!(matches!(&during[2], Event::SignalReceived { kind, .. } if kind == "hello"), "{during:?}");
     assert_eq!(cut.state(), SessionState::Connected);
-    assert_eq!(cut.own_connection().unwrap().id, cut_id, "same connection after the resume");
-    let roster: Vec<String> = cut.roster().iter().map(|c| c.id.clone()).collect();
+    assert_eq!(cut.own_connection().unwrap().id(), cut_id, "same connection after the resume");
+    let roster: Vec<String> = cut.roster().iter().map(|c| c.id().to_string()).collect();
     assert_eq!(roster, [dave_id]);
 
     // The signal queued during the outage goes out after the resume.
     match next_event(&mut dave_rx).await {
         Event::SignalReceived { kind, data, from } => {
             assert_eq!((kind.as_str(), data.as_str()), ("queued", "sent during the outage"));
-            assert_eq!(from.unwrap().id, cut_id);
+            assert_eq!(from.unwrap().id(), cut_id);
         }
         other => panic!("expected the queued signal, got {other:?}"),
     }
@@ -335,7 +335,7 @@ fn the_api_works_from_plain_threads_without_any_runtime() {
     });
     session.connect(&tok).unwrap();
     match events.recv_timeout(WAIT).unwrap() {
-        Event::Connected { own } => assert_eq!(own.id, id),
+        Event::Connected { own } => assert_eq!(own.id(), id),
         other => panic!("expected Connected, got {other:?}"),
     }
     session.disconnect().unwrap();

@@ -63,29 +63,29 @@ async fn connect_sends_the_browser_frames_then_reports_roster_in_order() {
     peer.reply(&json!(1), join_result("con_me", "PUBLISHER", json!([bob(), carol_publishing()]))).await;
 
     match next_event(&mut rx).await {
-        Event::Connected { own } => assert_eq!(own.id, "con_me"),
+        Event::Connected { own } => assert_eq!(own.id(), "con_me"),
         other => panic!("expected Connected, got {other:?}"),
     }
     let created: Vec<String> = [next_event(&mut rx).await, next_event(&mut rx).await]
         .into_iter()
         .map(|e| match e {
-            Event::ConnectionCreated(c) => c.id.clone(),
+            Event::ConnectionCreated(c) => c.id().to_string(),
             other => panic!("expected ConnectionCreated, got {other:?}"),
         })
         .collect();
     assert_eq!(created, ["con_bob", "con_carol"]);
     match next_event(&mut rx).await {
         Event::StreamReceived(s) => {
-            assert_eq!((s.id.as_str(), s.connection.id.as_str(), s.video_type.as_str()), ("str_carol", "con_carol", "CAMERA"))
+            assert_eq!((s.id.as_str(), s.connection.id(), s.video_type.as_str()), ("str_carol", "con_carol", "CAMERA"))
         }
         other => panic!("expected StreamReceived, got {other:?}"),
     }
     assert_eq!(session.state(), SessionState::Connected);
-    assert_eq!(session.own_connection().unwrap().id, "con_me");
-    let roster: Vec<String> = session.roster().iter().map(|c| c.id.clone()).collect();
+    assert_eq!(session.own_connection().unwrap().id(), "con_me");
+    let roster: Vec<String> = session.roster().iter().map(|c| c.id().to_string()).collect();
     assert_eq!(roster, ["con_bob", "con_carol"]);
     let b = &session.roster()[0];
-    assert_eq!((b.client_data.as_str(), b.server_data.as_str(), b.session_id.as_str()), ("Bob", "srv-bob", "ses_T"));
+    assert_eq!((b.client_data(), b.server_data(), b.session_id()), ("Bob", "srv-bob", "ses_T"));
     assert_eq!(session.streams().len(), 1);
     assert_eq!(session.capabilities(), Capabilities { publish: true, subscribe: true, force_disconnect: false, force_unpublish: false });
     assert_eq!(session.connect(&token).unwrap_err().code, ErrorCode::IllegalState);
@@ -112,7 +112,7 @@ async fn hostile_frames_are_logged_and_ignored() {
     }
     peer.reply(&join["id"], join_result("con_me", "PUBLISHER", json!([bob()]))).await;
     assert!(matches!(next_event(&mut rx).await, Event::Connected { .. }));
-    assert!(matches!(next_event(&mut rx).await, Event::ConnectionCreated(c) if c.id == "con_bob"));
+    assert!(matches!(next_event(&mut rx).await, Event::ConnectionCreated(c) if c.id() == "con_bob"));
 
     peer.notify("participantLeft", json!({"reason": "disconnect"})).await;
     peer.notify("participantJoined", json!({"id": "con_me", "createdAt": 1, "metadata": ""})).await;
@@ -124,11 +124,11 @@ async fn hostile_frames_are_logged_and_ignored() {
     match next_event(&mut rx).await {
         Event::SignalReceived { kind, data, from } => {
             assert_eq!((kind.as_str(), data.as_str()), ("x", "d"));
-            assert_eq!(from.expect("a sender built from the id").id, "con_ghost");
+            assert_eq!(from.expect("a sender built from the id").id(), "con_ghost");
         }
         other => panic!("expected the signal from an unknown sender, got {other:?}"),
     }
-    assert!(matches!(next_event(&mut rx).await, Event::ConnectionCreated(c) if c.id == "con_dave"));
+    assert!(matches!(next_event(&mut rx).await, Event::ConnectionCreated(c) if c.id() == "con_dave"));
     assert_eq!(session.state(), SessionState::Connected);
     assert_eq!(session.roster().len(), 2, "own id and duplicate joins are not added");
 }
@@ -264,7 +264,7 @@ async fn signals_are_framed_like_the_browser_and_server_refusals_are_error_event
     match next_event(&mut rx).await {
         Event::SignalReceived { kind, data, from } => {
             assert_eq!((kind.as_str(), data.as_str()), ("chat", "from bob"));
-            assert_eq!(from.unwrap().client_data, "Bob", "the sender is the roster entry");
+            assert_eq!(from.unwrap().client_data(), "Bob", "the sender is the roster entry");
         }
         other => panic!("expected SignalReceived, got {other:?}"),
     }
@@ -315,14 +315,14 @@ async fn participants_leaving_and_own_eviction_follow_the_browser_order() {
     }
     match next_event(&mut rx).await {
         Event::ConnectionDropped { connection, reason } => {
-            assert_eq!(connection.id, "con_carol");
+            assert_eq!(connection.id(), "con_carol");
             assert_eq!(reason, DisconnectReason::ForceDisconnectedByModerator);
         }
         other => panic!("expected ConnectionDropped, got {other:?}"),
     }
     peer.notify("participantPublished", json!({"id": "con_bob", "createdAt": 1, "metadata": "Bob",
         "streams": [{"id": "str_bob", "hasAudio": true, "hasVideo": false, "typeOfVideo": "SCREEN"}]})).await;
-    assert!(matches!(next_event(&mut rx).await, Event::StreamReceived(s) if s.id == "str_bob" && s.connection.id == "con_bob"));
+    assert!(matches!(next_event(&mut rx).await, Event::StreamReceived(s) if s.id == "str_bob" && s.connection.id() == "con_bob"));
     peer.notify("participantUnpublished", json!({"connectionId": "con_bob", "reason": "unpublish"})).await;
     assert!(matches!(next_event(&mut rx).await, Event::StreamDropped { stream, reason } if stream.id == "str_bob" && reason == "unpublish"));
 
@@ -346,8 +346,8 @@ async fn suppressed_connection_events_hide_joins_and_leaves_only() {
     peer.notify("participantJoined", json!({"id": "con_dave", "createdAt": 4, "metadata": ""})).await;
     peer.notify("participantLeft", json!({"connectionId": "con_bob", "reason": "disconnect"})).await;
     peer.notify("sendMessage", json!({"type": "signal:t", "data": "d", "from": "con_dave"})).await;
-    assert!(matches!(next_event(&mut rx).await, Event::SignalReceived { from: Some(c), .. } if c.id == "con_dave"));
-    let roster: Vec<String> = session.roster().iter().map(|c| c.id.clone()).collect();
+    assert!(matches!(next_event(&mut rx).await, Event::SignalReceived { from: Some(c), .. } if c.id() == "con_dave"));
+    let roster: Vec<String> = session.roster().iter().map(|c| c.id().to_string()).collect();
     assert_eq!(roster, ["con_dave"], "the roster is still kept");
 }
 
@@ -405,15 +405,15 @@ async fn resume_redials_with_reconnect_presents_the_rpc_session_and_reconciles()
     peer.reply(&ping["id"], json!({"value": "pong"})).await;
 
     assert!(matches!(next_event(&mut rx).await,
-        Event::ConnectionDropped { connection, reason } if connection.id == "con_bob" && reason == DisconnectReason::NetworkLost));
-    assert!(matches!(next_event(&mut rx).await, Event::ConnectionCreated(c) if c.id == "con_dave"), "no duplicate for carol");
+        Event::ConnectionDropped { connection, reason } if connection.id() == "con_bob" && reason == DisconnectReason::NetworkLost));
+    assert!(matches!(next_event(&mut rx).await, Event::ConnectionCreated(c) if c.id() == "con_dave"), "no duplicate for carol");
     assert!(matches!(next_event(&mut rx).await, Event::Reconnected), "the outage's changes come before Reconnected");
     assert_eq!(session.state(), SessionState::Connected);
     let flushed = peer.recv_non_ping().await;
     assert_eq!(flushed["params"]["message"], r#"{"to":[],"data":"q","type":"signal:queued"}"#);
-    let roster: Vec<String> = session.roster().iter().map(|c| c.id.clone()).collect();
+    let roster: Vec<String> = session.roster().iter().map(|c| c.id().to_string()).collect();
     assert_eq!(roster, ["con_carol", "con_dave"]);
-    assert_eq!(session.own_connection().unwrap().id, "con_me");
+    assert_eq!(session.own_connection().unwrap().id(), "con_me");
 }
 
 #[tokio::test]

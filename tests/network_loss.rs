@@ -121,7 +121,7 @@ impl Peer {
 
     /// The own connection id.
     fn id(&self) -> String {
-        self.session.own_connection().expect("connected: has an own connection").id.clone()
+        self.session.own_connection().expect("connected: has an own connection").id().to_string()
     }
 
     /// The log position of the next event to arrive.
@@ -189,17 +189,17 @@ fn disconnected_by(reason: DisconnectReason) -> impl Fn(&Event) -> bool {
 }
 
 fn created(connection_id: &str) -> impl Fn(&Event) -> bool + '_ {
-    move |event| matches!(event, Event::ConnectionCreated(c) if c.id == connection_id)
+    move |event| matches!(event, Event::ConnectionCreated(c) if c.id() == connection_id)
 }
 
 fn dropped(connection_id: &str) -> impl Fn(&Event) -> bool + '_ {
-    move |event| matches!(event, Event::ConnectionDropped { connection, .. } if connection.id == connection_id)
+    move |event| matches!(event, Event::ConnectionDropped { connection, .. } if connection.id() == connection_id)
 }
 
 fn dropped_by<'a>(connection_id: &'a str, reason: DisconnectReason) -> impl Fn(&Event) -> bool + 'a {
     move |event| {
         matches!(event, Event::ConnectionDropped { connection, reason: r }
-            if connection.id == connection_id && *r == reason)
+            if connection.id() == connection_id && *r == reason)
     }
 }
 
@@ -207,7 +207,7 @@ fn dropped_by<'a>(connection_id: &'a str, reason: DisconnectReason) -> impl Fn(&
 fn signal<'a>(kind: &'a str, data: &'a str, from: &'a str) -> impl Fn(&Event) -> bool + 'a {
     move |event| {
         matches!(event, Event::SignalReceived { kind: k, data: d, from: Some(sender) }
-            if k == kind && d == data && sender.id == from)
+            if k == kind && d == data && sender.id() == from)
     }
 }
 
@@ -287,7 +287,7 @@ async fn a_two_second_blackhole_resumes_the_same_connection_without_flaps_or_los
     assert_eq!(alice.count(is_disconnected), 0, "alice: {:#?}", alice.log);
     assert_eq!(alice.count(signal("during-outage", "bob to alice", &bob_id)), 1, "no duplicate: {:#?}", alice.log);
     assert_eq!(bob.count(signal("queued", "sent while reconnecting", &alice_id)), 1, "no duplicate: {:#?}", bob.log);
-    let roster: Vec<String> = alice.session.roster().iter().map(|c| c.id.clone()).collect();
+    let roster: Vec<String> = alice.session.roster().iter().map(|c| c.id().to_string()).collect();
     assert_eq!(roster, vec![bob_id, carol.id()], "alice's roster after the resume");
 }
 
@@ -396,7 +396,7 @@ async fn joins_and_leaves_during_an_outage_are_delivered_once_in_order_before_re
     assert_eq!(alice.count(created(&dave_id)), 1, "no duplicate join: {:#?}", alice.log);
     assert_eq!(alice.count(dropped(&bob_id)), 1, "no duplicate leave: {:#?}", alice.log);
     assert_eq!(alice.count(created(&bob_id)), 1, "bob is not re-announced: {:#?}", alice.log);
-    let roster: Vec<String> = alice.session.roster().iter().map(|c| c.id.clone()).collect();
+    let roster: Vec<String> = alice.session.roster().iter().map(|c| c.id().to_string()).collect();
     assert_eq!(roster, vec![carol_id, dave_id], "alice's roster after the resume");
     assert_no_flap(&carol, &alice_id);
     assert_no_flap(&dave, &alice_id);

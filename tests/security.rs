@@ -58,7 +58,7 @@ async fn join(token: &str, settings: Settings) -> (Session, EventReceiver, Strin
     session.connect(token).unwrap();
     match next_event(&mut rx).await {
         Event::Connected { own } => {
-            let id = own.id.clone();
+            let id = own.id().to_string();
             (session, rx, id)
         }
         other => panic!("expected Connected, got {other:?}"),

@@ -251,7 +251,7 @@ impl Actor {
             view.capabilities = Capabilities::of(joined.role);
             view.roster = super::roster::Roster::new();
             for p in &joined.participants {
-                if p.connection.id != joined.own.id {
+                if p.connection.id() != joined.own.id() {
                     view.roster.add_connection(p.connection.clone());
                     for s in &p.streams {
                         view.roster.add_stream(s.clone());
@@ -263,7 +263,7 @@ impl Actor {
             }
         }
         self.events.emit(Event::Connected { own: joined.own.clone() });
-        let others: Vec<_> = joined.participants.into_iter().filter(|p| p.connection.id != joined.own.id).collect();
+        let others: Vec<_> = joined.participants.into_iter().filter(|p| p.connection.id() != joined.own.id()).collect();
         if !self.settings.connection_events_suppressed {
             for p in &others {
                 self.events.emit(Event::ConnectionCreated(p.connection.clone()));

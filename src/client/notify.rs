@@ -48,8 +48,9 @@ impl Notifier<'_> {
         Effect::Continue
     }
 
-    fn session_id(&self) -> &str {
-        &self.own.session_id
+    /// The session id every connection of this session shares.
+    fn session_id(&self) -> &Arc<str> {
+        self.own.shared_session_id()
     }
 
     fn emit_connection_event(&self, event: Event) {
@@ -81,14 +82,14 @@ impl Notifier<'_> {
     }
 
     fn add_joined(&self, connection: Arc<Connection>) {
-        if connection.id == self.own.id {
+        if connection.id() == self.own.id() {
             return;
         }
         let added = self.shared.lock().roster.add_connection(connection.clone());
         if added {
             self.emit_connection_event(Event::ConnectionCreated(connection));
         } else {
-            log::debug!("participantJoined for {} already in the roster: ignored", connection.id);
+            log::debug!("participantJoined for {} already in the roster: ignored", connection.id());
         }
     }
 
@@ -108,7 +109,7 @@ impl Notifier<'_> {
 
     fn participant_evicted(&self, params: &Value) -> Effect {
         match wire::parse_connection_reason(params) {
-            Ok((id, reason)) if id == self.own.id => Effect::Evicted(DisconnectReason::from_wire(&reason)),
+            Ok((id, reason)) if id == self.own.id() => Effect::Evicted(DisconnectReason::from_wire(&reason)),
             Ok(_) => Effect::Continue,
             Err(e) => {
                 log::warn!("protocol error in participantEvicted notification: {e}");
@@ -119,10 +120,10 @@ impl Notifier<'_> {
 
     fn participant_published(&self, params: &Value) -> Result<(), String> {
         let participant = wire::parse_participant(params, self.session_id())?;
-        if participant.connection.id == self.own.id {
+        if participant.connection.id() == self.own.id() {
             return Ok(());
         }
-        let known = self.shared.lock().roster.connection(&participant.connection.id);
+        let known = self.shared.lock().roster.connection(participant.connection.id());
         let connection = match known {
             Some(known) => known,
             None => {
@@ -160,7 +161,7 @@ impl Notifier<'_> {
 
     fn deliver_signal(&self, signal: wire::ReceivedSignal) {
         let from = signal.from.map(|id| {
-            if id == self.own.id {
+            if id == self.own.id() {
                 return self.own.clone();
             }
             let known = self.shared.lock().roster.connection(&id);

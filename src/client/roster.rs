@@ -15,14 +15,14 @@ trait Keyed: Clone {
 
 impl Keyed for Arc<Connection> {
     fn key(&self) -> &str {
-        &self.id
+        self.id()
     }
 }
 
 /// A stream is found by the id of the connection that publishes it.
 impl Keyed for Arc<Stream> {
     fn key(&self) -> &str {
-        &self.connection.id
+        self.connection.id()
     }
 }
 
@@ -168,7 +168,7 @@ mod tests {
     use super::*;
 
     fn conn(id: &str) -> Arc<Connection> {
-        Arc::new(super::super::wire::connection_from_id(id, "s"))
+        Arc::new(super::super::wire::connection_from_id(id, &Arc::from("s")))
     }
 
     fn stream(id: &str, owner: &Arc<Connection>) -> Arc<Stream> {
@@ -190,11 +190,11 @@ mod tests {
         assert!(r.add_connection(conn("a")));
         assert!(!r.add_connection(conn("b")), "a second join of the same id is ignored");
         assert!(r.add_connection(conn("c")));
-        let ids: Vec<_> = r.connections().iter().map(|c| c.id.clone()).collect();
+        let ids: Vec<_> = r.connections().iter().map(|c| c.id().to_string()).collect();
         assert_eq!(ids, ["b", "a", "c"]);
         assert!(r.remove_connection("a").is_some());
         assert!(r.remove_connection("a").is_none());
-        let ids: Vec<_> = r.connections().iter().map(|c| c.id.clone()).collect();
+        let ids: Vec<_> = r.connections().iter().map(|c| c.id().to_string()).collect();
         assert_eq!(ids, ["b", "c"]);
     }
 
@@ -206,10 +206,10 @@ mod tests {
         }
         // Every even member leaves (the join-order list is compacted on the way), then member 0 rejoins.
         for i in (0..1000).step_by(2) {
-            assert_eq!(r.remove_connection(&format!("con_{i}")).unwrap().0.id, format!("con_{i}"));
+            assert_eq!(r.remove_connection(&format!("con_{i}")).unwrap().0.id(), format!("con_{i}"));
         }
         assert!(r.add_connection(conn("con_0")), "a member that left can join again");
-        let ids: Vec<_> = r.connections().iter().map(|c| c.id.clone()).collect();
+        let ids: Vec<_> = r.connections().iter().map(|c| c.id().to_string()).collect();
         let mut expected: Vec<_> = (1..1000).step_by(2).map(|i| format!("con_{i}")).collect();
         expected.push("con_0".into());
         assert_eq!(ids, expected, "the rejoined member comes last");
@@ -227,7 +227,7 @@ mod tests {
         assert!(r.add_stream(stream("str_b", &b)));
         assert!(!r.add_stream(stream("str_b", &b)), "the same stream twice is no change");
         let (left, s) = r.remove_connection("b").unwrap();
-        assert_eq!(left.id, "b");
+        assert_eq!(left.id(), "b");
         assert_eq!(s.unwrap().id, "str_b");
         assert!(r.streams().is_empty());
     }

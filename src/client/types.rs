@@ -103,20 +103,102 @@ impl Capabilities {
 }
 
 /// One client in the session (a roster entry). Immutable; shared as `Arc<Connection>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Compact by design (a roster can hold thousands): the id and the metadata share one allocation,
+/// the client and server parts of the metadata are ranges of it, and the session id is shared by
+/// every connection of the session.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Connection {
+    /// The id followed by the metadata.
+    text: Box<str>,
+    /// Where the id ends (and the metadata starts) in `text`.
+    id_len: usize,
+    /// The client data is `data()[..client_end]`.
+    client_end: usize,
+    /// The server data is `data()[server_start..]`.
+    server_start: usize,
+    created_at_ms: i64,
+    session_id: Arc<str>,
+}
+
+/// Where the two parts of a connection's metadata lie in it (see `wire::split_metadata`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MetadataSplit {
+    /// The client data is `data[..client_end]`.
+    pub client_end: usize,
+    /// The server data is `data[server_start..]`.
+    pub server_start: usize,
+}
+
+impl Connection {
+    /// A connection of session `session_id` whose metadata `data` splits as `split`. A split that
+    /// does not fit `data` (a caller's bug) counts as all client data.
+    pub(crate) fn new(id: &str, created_at_ms: i64, data: &str, split: MetadataSplit, session_id: Arc<str>) -> Connection {
+        let fits = split.client_end <= split.server_start
+            && split.server_start <= data.len()
+            && data.is_char_boundary(split.client_end)
+            && data.is_char_boundary(split.server_start);
+        let split = if fits { split } else { MetadataSplit { client_end: data.len(), server_start: data.len() } };
+        let mut text = String::with_capacity(id.len() + data.len());
+        text.push_str(id);
+        text.push_str(data);
+        Connection {
+            text: text.into_boxed_str(),
+            id_len: id.len(),
+            client_end: split.client_end,
+            server_start: split.server_start,
+            created_at_ms,
+            session_id,
+        }
+    }
+
     /// The connection id (`con_...`).
-    pub id: String,
+    pub fn id(&self) -> &str {
+        &self.text[..self.id_len]
+    }
+
     /// Creation time, milliseconds since the Unix epoch.
-    pub created_at_ms: i64,
+    pub fn created_at_ms(&self) -> i64 {
+        self.created_at_ms
+    }
+
     /// The full metadata string as the server sent it (`clientData%/%serverData` when both are set).
-    pub data: String,
+    pub fn data(&self) -> &str {
+        &self.text[self.id_len..]
+    }
+
     /// The part of `data` set by the client in `joinRoom`.
-    pub client_data: String,
+    pub fn client_data(&self) -> &str {
+        &self.data()[..self.client_end]
+    }
+
     /// The part of `data` set by the server (REST `data`).
-    pub server_data: String,
+    pub fn server_data(&self) -> &str {
+        &self.data()[self.server_start..]
+    }
+
     /// The id of the session this connection belongs to.
-    pub session_id: String,
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The session id, shared.
+    pub(crate) fn shared_session_id(&self) -> &Arc<str> {
+        &self.session_id
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id())
+            .field("created_at_ms", &self.created_at_ms)
+            .field("data", &self.data())
+            .field("client_data", &self.client_data())
+            .field("server_data", &self.server_data())
+            .field("session_id", &self.session_id())
+            .finish()
+    }
 }
 
 /// A published stream's metadata (media itself is out of scope).

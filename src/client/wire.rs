@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::types::{Connection, Role, Stream};
+use super::types::{Connection, MetadataSplit, Role, Stream};
 
 /// The SDK version we announce; the server checks it against its own (same major, minor or minor+1).
 pub(crate) const SDK_VERSION: &str = "2.32.2";
@@ -103,23 +103,23 @@ pub(crate) fn millis_of(n: &serde_json::Number) -> i64 {
     n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0)
 }
 
-/// Splits metadata into (client data, server data). With the `%/%` separator both parts are known.
+/// Splits metadata into client data and server data. With the `%/%` separator both parts are known.
 /// Without it the string is one of the two: for the own connection (`own_client_data` = what this
 /// client sent) it is client data when it equals what was sent, else server data; for other
 /// connections it counts as client data.
-pub(crate) fn split_metadata(data: &str, own_client_data: Option<&str>) -> (String, String) {
-    if let Some((client, server)) = data.split_once(METADATA_SEPARATOR) {
-        return (client.to_string(), server.to_string());
+pub(crate) fn split_metadata(data: &str, own_client_data: Option<&str>) -> MetadataSplit {
+    if let Some(at) = data.find(METADATA_SEPARATOR) {
+        return MetadataSplit { client_end: at, server_start: at + METADATA_SEPARATOR.len() };
     }
     match own_client_data {
-        Some(own) if own != data => (String::new(), data.to_string()),
-        _ => (data.to_string(), String::new()),
+        Some(own) if own != data => MetadataSplit { client_end: 0, server_start: 0 },
+        _ => MetadataSplit { client_end: data.len(), server_start: data.len() },
     }
 }
 
 /// Builds a connection from `{id, createdAt, metadata}`. `own_client_data` is given for the own
 /// connection only (see [`split_metadata`]).
-pub(crate) fn parse_connection(v: &Value, session_id: &str, own_client_data: Option<&str>) -> Result<Connection, String> {
+pub(crate) fn parse_connection(v: &Value, session_id: &Arc<str>, own_client_data: Option<&str>) -> Result<Connection, String> {
     let id = required_str(v, "id", "connection")?;
     if id.is_empty() {
         return Err("connection: empty id".into());
@@ -128,29 +128,14 @@ pub(crate) fn parse_connection(v: &Value, session_id: &str, own_client_data: Opt
     Ok(connection_from_fields(id, millis_field(v, "createdAt"), data, session_id, own_client_data))
 }
 
-/// Builds a connection from its parsed fields; `own_client_data` as in [`parse_connection`].
-pub(crate) fn connection_from_fields(id: &str, created_at_ms: i64, metadata: &str, session_id: &str, own_client_data: Option<&str>) -> Connection {
-    let (client_data, server_data) = split_metadata(metadata, own_client_data);
-    Connection {
-        id: id.to_string(),
-        created_at_ms,
-        data: metadata.to_string(),
-        client_data,
-        server_data,
-        session_id: session_id.to_string(),
-    }
+/// Builds a connection from its fields (see [`parse_connection`]).
+pub(crate) fn connection_from_fields(id: &str, created_at_ms: i64, metadata: &str, session_id: &Arc<str>, own_client_data: Option<&str>) -> Connection {
+    Connection::new(id, created_at_ms, metadata, split_metadata(metadata, own_client_data), session_id.clone())
 }
 
 /// A connection known only by its id (a signal from a sender missing from the roster).
-pub(crate) fn connection_from_id(id: &str, session_id: &str) -> Connection {
-    Connection {
-        id: id.to_string(),
-        created_at_ms: 0,
-        data: String::new(),
-        client_data: String::new(),
-        server_data: String::new(),
-        session_id: session_id.to_string(),
-    }
+pub(crate) fn connection_from_id(id: &str, session_id: &Arc<str>) -> Connection {
+    Connection::new(id, 0, "", MetadataSplit { client_end: 0, server_start: 0 }, session_id.clone())
 }
 
 /// Parses the `streams` array of a participant (absent = none).
@@ -177,7 +162,7 @@ pub(crate) fn parse_streams(v: &Value, connection: &Arc<Connection>) -> Result<V
 }
 
 /// Parses a participant entry (`value[]` of `joinRoom`, `participantJoined`, `participantPublished`).
-pub(crate) fn parse_participant(v: &Value, session_id: &str) -> Result<Participant, String> {
+pub(crate) fn parse_participant(v: &Value, session_id: &Arc<str>) -> Result<Participant, String> {
     let connection = Arc::new(parse_connection(v, session_id, None)?);
     let streams = parse_streams(v, &connection)?;
     Ok(Participant { connection, streams })
@@ -188,12 +173,12 @@ pub(crate) fn parse_join_result(v: &Value, sent_client_data: &str) -> Result<Joi
     if !v.is_object() {
         return Err("joinRoom result is not an object".into());
     }
-    let session = required_str(v, "session", "joinRoom result")?;
+    let session: Arc<str> = Arc::from(required_str(v, "session", "joinRoom result")?);
     let rpc_session_id = required_str(v, "sessionId", "joinRoom result")?;
-    let own = Arc::new(parse_connection(v, session, Some(sent_client_data))?);
+    let own = Arc::new(parse_connection(v, &session, Some(sent_client_data))?);
     let role = Role::from_wire(str_field(v, "role").unwrap_or_default());
     let value = v.get("value").and_then(Value::as_array).ok_or("joinRoom result: missing array \"value\"")?;
-    let participants = value.iter().map(|p| parse_participant(p, session)).collect::<Result<Vec<_>, _>>()?;
+    let participants = value.iter().map(|p| parse_participant(p, &session)).collect::<Result<Vec<_>, _>>()?;
     Ok(JoinResult { own, role, rpc_session_id: rpc_session_id.to_string(), participants })
 }
 
@@ -274,18 +259,18 @@ mod tests {
             "session":"ses_1","sessionId":"rpc1","version":"2.32.2","role":"MODERATOR"
         });
         let j = parse_join_result(&result, "Alice").unwrap();
-        assert_eq!(j.own.id, "con_me");
-        assert_eq!(j.own.created_at_ms, 1700000000123);
-        assert_eq!((j.own.client_data.as_str(), j.own.server_data.as_str()), ("Alice", "srv"));
-        assert_eq!(j.own.session_id, "ses_1");
+        assert_eq!(j.own.id(), "con_me");
+        assert_eq!(j.own.created_at_ms(), 1700000000123);
+        assert_eq!((j.own.client_data(), j.own.server_data()), ("Alice", "srv"));
+        assert_eq!(j.own.session_id(), "ses_1");
         assert_eq!(j.role, Role::Moderator);
         assert_eq!(j.rpc_session_id, "rpc1");
-        let ids: Vec<_> = j.participants.iter().map(|p| p.connection.id.as_str()).collect();
+        let ids: Vec<_> = j.participants.iter().map(|p| p.connection.id()).collect();
         assert_eq!(ids, ["con_b", "con_c"]);
         assert!(j.participants[0].streams.is_empty());
         let s = &j.participants[1].streams[0];
         assert_eq!((s.id.as_str(), s.has_audio, s.has_video, s.video_type.as_str()), ("str_c", true, false, "CAMERA"));
-        assert_eq!(s.connection.id, "con_c");
+        assert_eq!(s.connection.id(), "con_c");
     }
 
     #[test]
@@ -299,10 +284,15 @@ mod tests {
 
     #[test]
     fn metadata_without_separator_is_attributed_sensibly() {
-        assert_eq!(split_metadata("a%/%b", None), ("a".into(), "b".into()));
-        assert_eq!(split_metadata("Alice", Some("Alice")), ("Alice".into(), "".into()));
-        assert_eq!(split_metadata("srv", Some("")), ("".into(), "srv".into()));
-        assert_eq!(split_metadata("Bob", None), ("Bob".into(), "".into()));
+        let parts = |data: &str, own: Option<&str>| {
+            let c = Connection::new("con_x", 0, data, split_metadata(data, own), Arc::from("s"));
+            (c.client_data().to_string(), c.server_data().to_string())
+        };
+        assert_eq!(parts("a%/%b", None), ("a".into(), "b".into()));
+        assert_eq!(parts("Alice", Some("Alice")), ("Alice".into(), "".into()));
+        assert_eq!(parts("srv", Some("")), ("".into(), "srv".into()));
+        assert_eq!(parts("Bob", None), ("Bob".into(), "".into()));
+        assert_eq!(parts("a%/%b%/%c", None), ("a".into(), "b%/%c".into()), "the first separator splits");
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn cached(slot: &OnceLock<CString>, text: &str) -> *const c_char {
 pub extern "C" fn otc_connection_get_id(connection: *const otc_connection) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
         let connection = unsafe { arg_ref(connection) }?;
-        Ok(cached(&connection.id, &connection.inner.id))
+        Ok(cached(&connection.id, connection.inner.id()))
     })
 }
 
@@ -54,7 +54,7 @@ pub extern "C" fn otc_connection_get_id(connection: *const otc_connection) -> *c
 pub extern "C" fn otc_connection_get_data(connection: *const otc_connection) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
         let connection = unsafe { arg_ref(connection) }?;
-        Ok(cached(&connection.data, &connection.inner.data))
+        Ok(cached(&connection.data, connection.inner.data()))
     })
 }
 
@@ -65,7 +65,7 @@ pub extern "C" fn otc_connection_get_client_data(
 ) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
         let connection = unsafe { arg_ref(connection) }?;
-        Ok(cached(&connection.client_data, &connection.inner.client_data))
+        Ok(cached(&connection.client_data, connection.inner.client_data()))
     })
 }
 
@@ -77,7 +77,7 @@ pub extern "C" fn otc_connection_get_server_data(
 ) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
         let connection = unsafe { arg_ref(connection) }?;
-        Ok(cached(&connection.server_data, &connection.inner.server_data))
+        Ok(cached(&connection.server_data, connection.inner.server_data()))
     })
 }
 
@@ -88,7 +88,7 @@ pub extern "C" fn otc_connection_get_session_id(
 ) -> *const c_char {
     ffi_guard!(value(std::ptr::null()), {
         let connection = unsafe { arg_ref(connection) }?;
-        Ok(cached(&connection.session_id, &connection.inner.session_id))
+        Ok(cached(&connection.session_id, connection.inner.session_id()))
     })
 }
 
@@ -96,7 +96,7 @@ pub extern "C" fn otc_connection_get_session_id(
 #[no_mangle]
 pub extern "C" fn otc_connection_get_creation_time(connection: *const otc_connection) -> i64 {
     ffi_guard!(value(0), {
-        Ok(unsafe { arg_ref(connection) }?.inner.created_at_ms)
+        Ok(unsafe { arg_ref(connection) }?.inner.created_at_ms())
     })
 }
 

@@ -30,7 +30,7 @@ fn send(
     let signal_type = unsafe { arg_str(signal_type) }?;
     let data = unsafe { arg_str(data) }?;
     let to = match to {
-        Some(connection) => Some(unsafe { arg_ref(connection) }?.inner.id.clone()),
+        Some(connection) => Some(unsafe { arg_ref(connection) }?.inner.id().to_string()),
         None => None,
     };
     session
@@ -122,7 +122,7 @@ pub extern "C" fn otc_session_force_disconnect(
     ffi_guard!(status, {
         let session = unsafe { arg_ref(session) }?;
         let connection = unsafe { arg_ref(connection) }?;
-        session.client()?.force_disconnect(&connection.inner.id)?;
+        session.client()?.force_disconnect(connection.inner.id())?;
         Ok(())
     })
 }

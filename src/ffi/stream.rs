@@ -116,18 +116,10 @@ pub extern "C" fn otc_stream_delete(stream: *mut otc_stream) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::Connection;
     use std::ffi::CStr;
 
     fn sample() -> Arc<Stream> {
-        let connection = Arc::new(Connection {
-            id: "con_A".into(),
-            created_at_ms: 5,
-            data: "cli%/%srv".into(),
-            client_data: "cli".into(),
-            server_data: "srv".into(),
-            session_id: "ses_S".into(),
-        });
+        let connection = Arc::new(crate::client::wire::connection_from_fields("con_A", 5, "cli%/%srv", &Arc::from("ses_S"), None));
         Arc::new(Stream {
             id: "str_CAM_X".into(),
             connection,
