@@ -1,10 +1,10 @@
 //! The roster: other connections in join order and their streams, with cheap snapshots
 //! (a `Vec` of `Arc` clones), O(1) joins and O(log n) leaves.
 
-use std::borrow::Borrow;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+
+use hashbrown::hash_table::{Entry, HashTable};
 
 use super::types::{Connection, Stream};
 
@@ -26,32 +26,13 @@ impl Keyed for Arc<Stream> {
     }
 }
 
-/// An entry of the id index: the value (hashed and compared by its key, so the index needs no copy
-/// of the id) and its place in join order.
+/// An entry of the id index: the value (found by its own key, so the index needs no copy of the
+/// id), the key's hash (growing the index never reads the keys again) and its place in join order.
 struct Indexed<V> {
+    hash: u64,
     seq: u64,
     value: V,
 }
-
-impl<V: Keyed> Borrow<str> for Indexed<V> {
-    fn borrow(&self) -> &str {
-        self.value.key()
-    }
-}
-
-impl<V: Keyed> Hash for Indexed<V> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.value.key().hash(state);
-    }
-}
-
-impl<V: Keyed> PartialEq for Indexed<V> {
-    fn eq(&self, other: &Self) -> bool {
-        self.value.key() == other.value.key()
-    }
-}
-
-impl<V: Keyed> Eq for Indexed<V> {}
 
 /// Below this many vacated slots the join-order list is never compacted.
 const COMPACT_AT_LEAST: usize = 64;
@@ -61,33 +42,46 @@ const COMPACT_AT_LEAST: usize = 64;
 /// slot (found by binary search) until more than half the slots are empty.
 struct OrderedById<V> {
     next_seq: u64,
-    by_id: HashSet<Indexed<V>>,
+    /// Keys are hashed with a per-roster random key (SipHash), as `std::collections::HashMap` does.
+    hasher: RandomState,
+    by_id: HashTable<Indexed<V>>,
     order: Vec<(u64, Option<V>)>,
     vacated: usize,
 }
 
 impl<V: Keyed> OrderedById<V> {
     fn new() -> Self {
-        OrderedById { next_seq: 0, by_id: HashSet::new(), order: Vec::new(), vacated: 0 }
+        OrderedById { next_seq: 0, hasher: RandomState::new(), by_id: HashTable::new(), order: Vec::new(), vacated: 0 }
+    }
+
+    fn find(&self, id: &str) -> Option<&Indexed<V>> {
+        let hash = self.hasher.hash_one(id);
+        self.by_id.find(hash, |entry| entry.hash == hash && entry.value.key() == id)
     }
 
     /// Adds `value` last; false (and no change) when its key is already present.
     fn insert(&mut self, value: V) -> bool {
-        let seq = self.next_seq;
-        if !self.by_id.insert(Indexed { seq, value: value.clone() }) {
-            return false;
+        let hash = self.hasher.hash_one(value.key());
+        let key = value.key();
+        match self.by_id.entry(hash, |entry| entry.hash == hash && entry.value.key() == key, |entry| entry.hash) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                slot.insert(Indexed { hash, seq, value: value.clone() });
+                self.order.push((seq, Some(value)));
+                true
+            }
         }
-        self.next_seq += 1;
-        self.order.push((seq, Some(value)));
-        true
     }
 
     fn get(&self, id: &str) -> Option<&V> {
-        self.by_id.get(id).map(|entry| &entry.value)
+        self.find(id).map(|entry| &entry.value)
     }
 
     fn remove(&mut self, id: &str) -> Option<V> {
-        let entry = self.by_id.take(id)?;
+        let hash = self.hasher.hash_one(id);
+        let (entry, _) = self.by_id.find_entry(hash, |entry| entry.hash == hash && entry.value.key() == id).ok()?.remove();
         if let Ok(slot) = self.order.binary_search_by_key(&entry.seq, |(seq, _)| *seq) {
             self.order[slot].1 = None;
             self.vacated += 1;
