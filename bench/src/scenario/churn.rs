@@ -154,7 +154,7 @@ impl Layout {
 
     /// True for the first member of a session (it counts that session's leaves).
     fn is_leave_witness(&self, index: usize) -> bool {
-        index < self.initial() && index % self.members == 0
+        index < self.initial() && index.is_multiple_of(self.members)
     }
 }
 

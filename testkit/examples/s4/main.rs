@@ -226,7 +226,7 @@ async fn run(options: &Options, cut_length: Duration) -> Result<Outcome, String>
                 .iter()
                 .map(|observer| {
                     let drops = observer.count(|e| is_dropped(e, &victim.id));
-                    let joins = observer.count(|e| matches!(e, Event::ConnectionCreated(c) if c.id == victim.id));
+                    let joins = observer.count(|e| matches!(e, Event::ConnectionCreated(c) if c.id() == victim.id));
                     drops + joins.saturating_sub(1)
                 })
                 .sum::<usize>()
@@ -262,5 +262,5 @@ fn is_signal(event: &Event, kind: &str, data: &str) -> bool {
 }
 
 fn is_dropped(event: &Event, id: &str) -> bool {
-    matches!(event, Event::ConnectionDropped { connection, .. } if connection.id == id)
+    matches!(event, Event::ConnectionDropped { connection, .. } if connection.id() == id)
 }

@@ -33,7 +33,7 @@ impl Probe {
         let deadline = Instant::now() + JOIN_DEADLINE;
         loop {
             let outcome = lock(&log).iter().find_map(|(_, e)| match e {
-                Event::Connected { own } => Some(Ok(own.id.clone())),
+                Event::Connected { own } => Some(Ok(own.id().to_string())),
                 Event::Error(error) => Some(Err(format!("connect failed: {error}"))),
                 _ => None,
             });
