@@ -89,6 +89,10 @@ impl<V: Keyed> OrderedById<V> {
         if self.vacated >= COMPACT_AT_LEAST && self.vacated * 2 > self.order.len() {
             self.order.retain(|(_, value)| value.is_some());
             self.vacated = 0;
+            // After a mass leave, give the room back (keeping twice what is left to grow into).
+            if self.order.capacity() > 4 * self.order.len() {
+                self.order.shrink_to(2 * self.order.len());
+            }
         }
         Some(entry.value)
     }

@@ -17,7 +17,8 @@ pub(crate) fn runtime() -> Result<&'static Handle, ClientError> {
     RUNTIME.get_or_try_init(|| {
         let internal = |what: &str, e: std::io::Error| ClientError::new(ErrorCode::Internal, format!("cannot start the network {what}: {e}"));
         let runtime = Builder::new_current_thread()
-            .thread_name("otc-net")
+            // Names the blocking pool's threads (the runtime's own thread is the one spawned below).
+            .thread_name("otc-net-pool")
             .enable_io()
             .enable_time()
             .build()

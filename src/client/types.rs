@@ -121,7 +121,10 @@ pub struct Connection {
     session_id: Arc<str>,
 }
 
-/// Where the two parts of a connection's metadata lie in it (see `wire::split_metadata`).
+/// Separates the client data from the server data in a connection's metadata.
+const METADATA_SEPARATOR: &str = "%/%";
+
+/// Where the two parts of a connection's metadata lie in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MetadataSplit {
     /// The client data is `data[..client_end]`.
@@ -130,10 +133,32 @@ pub(crate) struct MetadataSplit {
     pub server_start: usize,
 }
 
+impl MetadataSplit {
+    /// Splits metadata into client data and server data. With the `%/%` separator both parts are known
+    /// (the first separator splits). Without it the string is one of the two: for the own connection
+    /// (`own_client_data` = what this client sent) it is client data when it equals what was sent, else
+    /// server data; for other connections it counts as client data.
+    pub(crate) fn of(data: &str, own_client_data: Option<&str>) -> MetadataSplit {
+        if let Some(at) = data.find(METADATA_SEPARATOR) {
+            return MetadataSplit { client_end: at, server_start: at + METADATA_SEPARATOR.len() };
+        }
+        match own_client_data {
+            Some(own) if own != data => MetadataSplit { client_end: 0, server_start: 0 },
+            _ => MetadataSplit { client_end: data.len(), server_start: data.len() },
+        }
+    }
+}
+
 impl Connection {
+    /// Another client's connection as the server announces it: `data` is its metadata, split at the
+    /// first `%/%` into client and server data (without one, it is all client data).
+    pub fn new(id: &str, created_at_ms: i64, data: &str, session_id: &str) -> Connection {
+        Connection::with_split(id, created_at_ms, data, MetadataSplit::of(data, None), Arc::from(session_id))
+    }
+
     /// A connection of session `session_id` whose metadata `data` splits as `split`. A split that
     /// does not fit `data` (a caller's bug) counts as all client data.
-    pub(crate) fn new(id: &str, created_at_ms: i64, data: &str, split: MetadataSplit, session_id: Arc<str>) -> Connection {
+    pub(crate) fn with_split(id: &str, created_at_ms: i64, data: &str, split: MetadataSplit, session_id: Arc<str>) -> Connection {
         let fits = split.client_end <= split.server_start
             && split.server_start <= data.len()
             && data.is_char_boundary(split.client_end)

@@ -11,9 +11,6 @@ use super::types::{Connection, MetadataSplit, Role, Stream};
 /// The SDK version we announce; the server checks it against its own (same major, minor or minor+1).
 pub(crate) const SDK_VERSION: &str = "2.32.2";
 
-/// Separator between client data and server data in a connection's metadata.
-const METADATA_SEPARATOR: &str = "%/%";
-
 /// `joinRoom` params, in the browser's key order.
 #[derive(Serialize)]
 pub(crate) struct JoinRoomParams<'a> {
@@ -103,22 +100,8 @@ pub(crate) fn millis_of(n: &serde_json::Number) -> i64 {
     n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0)
 }
 
-/// Splits metadata into client data and server data. With the `%/%` separator both parts are known.
-/// Without it the string is one of the two: for the own connection (`own_client_data` = what this
-/// client sent) it is client data when it equals what was sent, else server data; for other
-/// connections it counts as client data.
-pub(crate) fn split_metadata(data: &str, own_client_data: Option<&str>) -> MetadataSplit {
-    if let Some(at) = data.find(METADATA_SEPARATOR) {
-        return MetadataSplit { client_end: at, server_start: at + METADATA_SEPARATOR.len() };
-    }
-    match own_client_data {
-        Some(own) if own != data => MetadataSplit { client_end: 0, server_start: 0 },
-        _ => MetadataSplit { client_end: data.len(), server_start: data.len() },
-    }
-}
-
 /// Builds a connection from `{id, createdAt, metadata}`. `own_client_data` is given for the own
-/// connection only (see [`split_metadata`]).
+/// connection only (see [`MetadataSplit::of`]).
 pub(crate) fn parse_connection(v: &Value, session_id: &Arc<str>, own_client_data: Option<&str>) -> Result<Connection, String> {
     let id = required_str(v, "id", "connection")?;
     if id.is_empty() {
@@ -130,12 +113,12 @@ pub(crate) fn parse_connection(v: &Value, session_id: &Arc<str>, own_client_data
 
 /// Builds a connection from its fields (see [`parse_connection`]).
 pub(crate) fn connection_from_fields(id: &str, created_at_ms: i64, metadata: &str, session_id: &Arc<str>, own_client_data: Option<&str>) -> Connection {
-    Connection::new(id, created_at_ms, metadata, split_metadata(metadata, own_client_data), session_id.clone())
+    Connection::with_split(id, created_at_ms, metadata, MetadataSplit::of(metadata, own_client_data), session_id.clone())
 }
 
 /// A connection known only by its id (a signal from a sender missing from the roster).
 pub(crate) fn connection_from_id(id: &str, session_id: &Arc<str>) -> Connection {
-    Connection::new(id, 0, "", MetadataSplit { client_end: 0, server_start: 0 }, session_id.clone())
+    Connection::with_split(id, 0, "", MetadataSplit { client_end: 0, server_start: 0 }, session_id.clone())
 }
 
 /// Parses the `streams` array of a participant (absent = none).
@@ -285,7 +268,7 @@ mod tests {
     #[test]
     fn metadata_without_separator_is_attributed_sensibly() {
         let parts = |data: &str, own: Option<&str>| {
-            let c = Connection::new("con_x", 0, data, split_metadata(data, own), Arc::from("s"));
+            let c = Connection::with_split("con_x", 0, data, MetadataSplit::of(data, own), Arc::from("s"));
             (c.client_data().to_string(), c.server_data().to_string())
         };
         assert_eq!(parts("a%/%b", None), ("a".into(), "b".into()));
@@ -293,6 +276,9 @@ mod tests {
         assert_eq!(parts("srv", Some("")), ("".into(), "srv".into()));
         assert_eq!(parts("Bob", None), ("Bob".into(), "".into()));
         assert_eq!(parts("a%/%b%/%c", None), ("a".into(), "b%/%c".into()), "the first separator splits");
+        let public = Connection::new("con_y", 7, "a%/%b", "ses_y");
+        assert_eq!((public.id(), public.created_at_ms(), public.data()), ("con_y", 7, "a%/%b"));
+        assert_eq!((public.client_data(), public.server_data(), public.session_id()), ("a", "b", "ses_y"));
     }
 
     #[test]

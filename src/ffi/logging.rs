@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::strings::to_c_string;
 
 /// A C logger: receives one NUL-terminated line per log record, e.g. "[otc WARN otc_session::ffi] ...".
-/// It is called from any library thread (including internal network threads), so it must be thread-safe
-/// and should return quickly; it must not call `otc_log_*` functions.
+/// It is called from any library thread, including the one network thread every session shares, so it
+/// must be thread-safe and return quickly (while it runs, no session reads or writes its socket); it must
+/// not call any `otc_*` function.
 pub type otc_logger_func = Option<unsafe extern "C" fn(message: *const c_char)>;
 
 /// Log levels for `otc_log_enable`, as in the upstream SDK.

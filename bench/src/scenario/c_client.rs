@@ -225,7 +225,7 @@ impl Drop for CClient {
     }
 }
 
-/// CPU time of the library's threads (its `otc-net` runtime workers and the sessions' `otc-dispatch`
+/// CPU time of the library's threads (its `otc-net` runtime thread and blocking pool, the sessions' `otc-dispatch`
 /// threads) at one moment, per thread, from /proc/self/task/*/schedstat (nanoseconds on CPU).
 pub struct LibraryCpu(HashMap<String, u64>);
 
