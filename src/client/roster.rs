@@ -1,5 +1,5 @@
 //! The roster: other connections in join order and their streams, with cheap snapshots
-//! (a `Vec` of `Arc` clones), O(1) joins and O(log n) leaves.
+//! (a `Vec` of `Arc` clones), amortized O(1) joins and O(log n) leaves.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -61,8 +61,8 @@ impl<V: Keyed> OrderedById<V> {
 
     /// Adds `value` last; false (and no change) when its key is already present.
     fn insert(&mut self, value: V) -> bool {
-        let hash = self.hasher.hash_one(value.key());
         let key = value.key();
+        let hash = self.hasher.hash_one(key);
         match self.by_id.entry(hash, |entry| entry.hash == hash && entry.value.key() == key, |entry| entry.hash) {
             Entry::Occupied(_) => false,
             Entry::Vacant(slot) => {
