@@ -119,7 +119,7 @@ mod tests {
     use std::ffi::CStr;
 
     fn sample() -> Arc<Stream> {
-        let connection = Arc::new(crate::client::wire::connection_from_fields("con_A", 5, "cli%/%srv", &Arc::from("ses_S"), None));
+        let connection = Arc::new(crate::client::Connection::new("con_A", 5, "cli%/%srv", "ses_S"));
         Arc::new(Stream {
             id: "str_CAM_X".into(),
             connection,

@@ -7,7 +7,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::Outbound;
 use crate::rpc::Frame;
-use crate::ws::encode::{self, Opcode};
+use crate::ws::encode::{self, Opcode, MAX_HEADER};
 
 /// Payloads up to this size are copied next to their header (one contiguous buffer: copying a small
 /// frame costs less than the kernel's per-slice work for it); bigger ones are written from the
@@ -22,9 +22,6 @@ pub(super) struct BatchEncoder {
     /// The big payloads, each with the end of the scratch bytes that go before it.
     big: Vec<(usize, Frame)>,
 }
-
-/// Longest frame header (a 64-bit length).
-const MAX_HEADER: usize = 10;
 
 impl BatchEncoder {
     /// An encoder with its scratch buffer sized for `items` (one allocation per batch, no growth).

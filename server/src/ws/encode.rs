@@ -3,6 +3,9 @@
 //! ([`crate::outbound`]) puts headers into a per-batch scratch buffer; payloads are either copied
 //! next to them (small ones) or written from the shared, encoded-once notification bytes.
 
+/// Longest frame header: FIN/opcode byte, length byte, 8 length bytes.
+pub const MAX_HEADER: usize = 10;
+
 /// Frame opcodes the server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opcode {
@@ -71,6 +74,7 @@ mod tests {
             let mut out = Vec::new();
             push_header(&mut out, Opcode::Text, len);
             assert_eq!(out.len(), header_len, "header for {len} bytes");
+            assert!(out.len() <= MAX_HEADER);
             let (header, parsed_len, used) = parse(&out);
             assert!(header.is_final);
             assert_eq!(header.opcode, OpCode::Data(Data::Text));
