@@ -12,6 +12,7 @@ mod ids;
 pub mod model;
 mod outbound;
 mod participant;
+mod pending;
 mod rate;
 mod replay;
 mod rest;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::model::{LeaveReason, Role, ServerError};
 use crate::outbound::SocketLink;
 use crate::participant::{Delivery, NewParticipant, Participant, Profile};
+use crate::pending::PendingTokens;
 use crate::rpc::{codes, Frame, RpcError};
 use crate::state::ServerState;
 use crate::wire;
@@ -50,7 +51,7 @@ pub struct PendingEntry {
 
 struct SessionState {
     participants: Vec<Arc<Participant>>,
-    pending: Vec<PendingEntry>,
+    pending: PendingTokens,
     closed: bool,
     empty_since: Instant,
 }
@@ -121,7 +122,7 @@ impl Session {
             settings,
             state: Mutex::new(SessionState {
                 participants: Vec::new(),
-                pending: Vec::new(),
+                pending: PendingTokens::default(),
                 closed: false,
                 empty_since: Instant::now(),
             }),
@@ -133,7 +134,7 @@ impl Session {
         let st = self.state.lock();
         SessionSnapshot {
             participants: st.participants.clone(),
-            pending: st.pending.clone(),
+            pending: st.pending.in_creation_order(),
         }
     }
 
@@ -147,7 +148,7 @@ impl Session {
             tracing::warn!(session = %self.id, limit, "connection refused: connection limit exceeded");
             return Err(ServerError::ConnectionLimitExceeded);
         }
-        st.pending.push(entry);
+        st.pending.insert(entry);
         Ok(())
     }
 
@@ -167,13 +168,9 @@ impl Session {
         if key.session_id.is_some_and(|sid| sid != self.id) {
             return Err(refused());
         }
-        let Some(index) = st
-            .pending
-            .iter()
-            .position(|p| secrets_match(crate::ids::token_secret(&p.token), key.secret))
-        else {
+        if !st.pending.has_secret(key.secret) {
             return Err(refused());
-        };
+        }
         // Checked after the token so that a full session tells nothing to a caller without one;
         // the token stays pending (nothing changes on refusal).
         let limit = hub.config.max_connections_per_session;
@@ -183,7 +180,9 @@ impl Session {
                 format!("connection limit exceeded: session {} already holds {limit} connections", self.id),
             ));
         }
-        let pending = st.pending.remove(index);
+        let Some(pending) = st.pending.take_by_secret(key.secret) else {
+            return Err(refused());
+        };
         let participant = Arc::new(Participant::new(NewParticipant {
             connection_id: pending.connection_id,
             session_id: self.id.clone(),
@@ -260,8 +259,7 @@ impl Session {
             if st.closed {
                 return Err(ServerError::SessionNotFound);
             }
-            if let Some(index) = st.pending.iter().position(|p| p.connection_id == connection_id) {
-                st.pending.remove(index);
+            if st.pending.remove(connection_id).is_some() {
                 return Ok(());
             }
         }
@@ -306,12 +304,12 @@ impl Session {
             }
             return true;
         }
-        if let Some(p) = st.pending.iter_mut().find(|p| p.connection_id == connection_id) {
+        if let Some(profile) = st.pending.profile_mut(connection_id) {
             if let Some(role) = role {
-                p.profile.role = role;
+                profile.role = role;
             }
             if let Some(record) = record {
-                p.profile.record = record;
+                profile.record = record;
             }
             return true;
         }
@@ -470,11 +468,6 @@ fn evict_locked(
         st.empty_since = Instant::now();
     }
     overflowed
-}
-
-fn secrets_match(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 fn deliver_all(recipients: &[Arc<Participant>], frame: &Frame) -> Overflowed {
