@@ -8,6 +8,7 @@ mod client;
 mod clock;
 mod frames;
 mod goals;
+mod json_scan;
 mod latency;
 mod plan;
 mod procstat;

@@ -2,9 +2,13 @@
 //! (spec/wire-protocol.md sections 2-4).
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::json;
+
+use crate::json_scan;
 
 /// Request id the load generator always uses for `joinRoom` (pings use other ids).
 pub const JOIN_REQUEST_ID: u64 = 1;
@@ -35,7 +39,7 @@ pub fn is_response_to(text: &str, id: u64) -> bool {
     #[derive(Deserialize)]
     struct Response {
         id: Option<u64>,
-        method: Option<serde::de::IgnoredAny>,
+        method: Option<IgnoredAny>,
     }
     serde_json::from_str::<Response>(text).is_ok_and(|r| r.method.is_none() && r.id == Some(id))
 }
@@ -84,30 +88,143 @@ struct Frame<'a> {
     method: Option<Cow<'a, str>>,
     #[serde(borrow)]
     params: Option<Params<'a>>,
-    result: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    result: Option<ResultBody<'a>>,
     error: Option<RpcError>,
 }
 
-/// A `joinRoom` answer, read for the ids only (borrowed from the frame: a 1000-member answer is
-/// one allocation, not a tree of maps).
-#[derive(Deserialize)]
-struct JoinAnswer<'a> {
-    #[serde(borrow)]
-    result: JoinResult<'a>,
-}
-
-#[derive(Deserialize)]
-struct JoinResult<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    value: Vec<RosterEntry<'a>>,
+/// A response's `result`, read in the same pass as the frame for what a `joinRoom` answer carries:
+/// its `id` and the ids in its `value` roster (borrowed from the frame: a 5000-member answer is one
+/// allocation, not a tree of maps). In S1 the answers hold as many entries as all the notifications
+/// together; reading them twice (the frame, then the answer) was a third of the load generator's core.
+/// Any other result (a pong's `"value":"pong"`, a non-object) leaves both `None`.
+#[derive(Default)]
+struct ResultBody<'a> {
+    id: Option<Cow<'a, str>>,
+    roster: Option<Vec<Cow<'a, str>>>,
 }
 
 #[derive(Deserialize)]
 struct RosterEntry<'a> {
     #[serde(borrow)]
     id: Cow<'a, str>,
+}
+
+/// A JSON string, or `None` for any other value.
+struct StringOrOther<'a>(Option<Cow<'a, str>>);
+
+/// The ids of a roster array, or `None` for any other value.
+struct RosterOrOther<'a>(Option<Vec<Cow<'a, str>>>);
+
+/// Visitor methods that accept, and ignore, every value that is not the one wanted.
+macro_rules! ignore_other_values {
+    ($empty:expr) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($empty)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($empty)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($empty)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($empty)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($empty)
+        }
+    };
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ResultBody<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Body<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Body<'a> {
+            type Value = ResultBody<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON-RPC result")
+            }
+            ignore_other_values!(ResultBody::default());
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(ResultBody::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ResultBody::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut body = ResultBody::default();
+                while let Some(key) = map.next_key::<Cow<'_, str>>()? {
+                    match key.as_ref() {
+                        "id" => body.id = map.next_value::<StringOrOther>()?.0,
+                        "value" => body.roster = map.next_value::<RosterOrOther>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(body)
+            }
+        }
+        deserializer.deserialize_any(Body(PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for StringOrOther<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Text<'a> {
+            type Value = StringOrOther<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            ignore_other_values!(StringOrOther(None));
+            fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(StringOrOther(Some(Cow::Borrowed(text))))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(StringOrOther(Some(Cow::Owned(text.to_string()))))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(StringOrOther(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(StringOrOther(None))
+            }
+        }
+        deserializer.deserialize_any(Text(PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RosterOrOther<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Roster<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Roster<'a> {
+            type Value = RosterOrOther<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            ignore_other_values!(RosterOrOther(None));
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RosterOrOther(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(entry) = seq.next_element::<RosterEntry>()? {
+                    ids.push(entry.id);
+                }
+                Ok(RosterOrOther(Some(ids)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RosterOrOther(None))
+            }
+        }
+        deserializer.deserialize_any(Roster(PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -132,9 +249,20 @@ struct RpcError {
 
 /// Classifies one text frame; a frame that is not JSON-RPC is an error.
 pub fn classify(text: &str) -> Result<Inbound<'_>, String> {
-    if let Some(inbound) = classify_notification_fast(text) {
-        return Ok(inbound);
+    match classify_notification_fast(text).or_else(|| classify_join_answer_fast(text)) {
+        Some(inbound) => Ok(inbound),
+        None => classify_full(text),
     }
+}
+
+/// True when one of [`classify`]'s fast paths reads `text` (tests keep the server's layout on them).
+#[cfg(test)]
+pub fn read_by_fast_path(text: &str) -> bool {
+    classify_notification_fast(text).or_else(|| classify_join_answer_fast(text)).is_some()
+}
+
+/// [`classify`] by serde_json, for every frame the fast paths leave alone.
+fn classify_full(text: &str) -> Result<Inbound<'_>, String> {
     let frame: Frame = serde_json::from_str(text).map_err(|e| format!("unparsable frame ({e}): {}", clip(text)))?;
     if let Some(error) = frame.error {
         return Ok(Inbound::Error { request_id: frame.id, code: error.code, message: error.message });
@@ -158,81 +286,103 @@ pub fn classify(text: &str) -> Result<Inbound<'_>, String> {
         });
     }
     match (frame.id, frame.result) {
-        (Some(JOIN_REQUEST_ID), Some(_)) => match serde_json::from_str::<JoinAnswer>(text) {
-            Ok(answer) => Ok(Inbound::Joined {
-                own_id: answer.result.id,
-                roster: answer.result.value.into_iter().map(|entry| entry.id).collect(),
-            }),
-            Err(_) => Err(format!("joinRoom result without id/value: {}", clip(text))),
+        (Some(JOIN_REQUEST_ID), Some(result)) => match result {
+            ResultBody { id: Some(own_id), roster: Some(roster) } => Ok(Inbound::Joined { own_id, roster }),
+            _ => Err(format!("joinRoom result without id/value: {}", clip(text))),
         },
         _ => Ok(Inbound::Other),
     }
 }
 
 /// The load generator's hot path: at hundreds of thousands of notifications per second, a full JSON
-/// parse of each was a third of its core. A notification from the server is
-/// `{"jsonrpc":"2.0","method":"<m>","params":{<flat fields>}}`: one pass over the params picks out
-/// the wanted string fields. Anything unusual (an escaped string, a nested value, a missing field,
-/// another method or layout) returns `None` and takes the full parse.
+/// parse of each was a third of its core. A notification is an object with `jsonrpc` "2.0", a
+/// `method` and flat `params`, in any order: one walk over the text picks out the wanted string
+/// fields. Anything unusual (an escaped wanted string, an `id`, a repeated or missing field, another
+/// method) returns `None` and takes the full parse.
 fn classify_notification_fast(text: &str) -> Option<Inbound<'_>> {
-    let rest = text.strip_prefix("{\"jsonrpc\":\"2.0\",\"method\":\"")?;
-    let (method, rest) = rest.split_once('"')?;
-    let params = rest.strip_prefix(",\"params\":{")?.strip_suffix("}}")?;
-    // `Some(None)`: the key is there with a value that is not a plain string (the full parse decides).
-    let field = |key: &str| FlatFields(params).find(|(k, _)| *k == key).map(|(_, value)| value);
-    match method {
-        "participantJoined" => Some(Inbound::ParticipantJoined(Cow::Borrowed(field("id")??))),
-        "participantLeft" => Some(Inbound::ParticipantLeft(Cow::Borrowed(field("connectionId")??))),
-        "sendMessage" => {
-            let from = match field("from") {
-                Some(value) => Some(Cow::Borrowed(value?)),
-                None => None,
-            };
-            Some(Inbound::Signal { from, data: Cow::Borrowed(field("data")??) })
-        }
-        _ => None,
+    let (mut version, mut method, mut params) = (None, None, None);
+    let rest = json_scan::members(text.strip_prefix('{')?, |key, value| {
+        let slot = match key {
+            "jsonrpc" => &mut version,
+            "method" => &mut method,
+            "params" => &mut params,
+            _ => return None,
+        };
+        slot.replace(value).is_none().then_some(())
+    })?;
+    if !rest.is_empty() || version != Some("\"2.0\"") {
+        return None;
     }
+    let wanted: &[&str] = match plain_string(method?)? {
+        "participantJoined" => &["id"],
+        "participantLeft" => &["connectionId"],
+        "sendMessage" => &["data", "from"],
+        _ => return None,
+    };
+    let mut found: [Option<&str>; 2] = [None, None];
+    let after_params = json_scan::members(params?.strip_prefix('{')?, |key, value| {
+        if let Some(index) = wanted.iter().position(|w| *w == key) {
+            found[index].replace(plain_string(value)?).is_none().then_some(())?;
+        }
+        Some(())
+    })?;
+    if !after_params.is_empty() {
+        return None;
+    }
+    Some(match wanted[0] {
+        "id" => Inbound::ParticipantJoined(Cow::Borrowed(found[0]?)),
+        "connectionId" => Inbound::ParticipantLeft(Cow::Borrowed(found[0]?)),
+        _ => Inbound::Signal { from: found[1].map(Cow::Borrowed), data: Cow::Borrowed(found[0]?) },
+    })
 }
 
-/// The `"key":value` pairs of a flat JSON object's inside, in order. A plain string value comes as
-/// `Some(text)`; a number, `true`/`false`/`null` as `None`. An escaped string or a nested value ends
-/// the walk as `("", None)` so that no field after it is trusted.
-struct FlatFields<'a>(&'a str);
-
-impl<'a> Iterator for FlatFields<'a> {
-    type Item = (&'a str, Option<&'a str>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.0.is_empty() {
-            return None;
+/// The other hot path: in an N-client join storm the `joinRoom` answers hold as many roster entries
+/// as all the notifications together. The server writes `{"id":1,"result":{"value":[<entries>],
+/// <the joiner's fields>},"jsonrpc":"2.0"}`, each entry a flat object with an `"id"`: one walk over
+/// the text picks out the ids. Any other layout, an escaped id or a missing field returns `None` and
+/// takes the full parse.
+fn classify_join_answer_fast(text: &str) -> Option<Inbound<'_>> {
+    let mut rest = text.strip_prefix("{\"id\":1,\"result\":{\"value\":[")?;
+    let mut roster = Vec::new();
+    if let Some(after) = rest.strip_prefix(']') {
+        rest = after;
+    } else {
+        loop {
+            let mut id = None;
+            rest = json_scan::members(rest.strip_prefix('{')?, |key, value| {
+                if key == "id" {
+                    id = Some(plain_string(value)?);
+                }
+                Some(())
+            })?;
+            roster.push(Cow::Borrowed(id?));
+            match *rest.as_bytes().first()? {
+                b',' => rest = &rest[1..],
+                b']' => break rest = &rest[1..],
+                _ => return None,
+            }
         }
-        let give_up = |fields: &mut Self| {
-            fields.0 = "";
-            Some(("", None))
-        };
-        let Some(rest) = self.0.strip_prefix('"') else { return give_up(self) };
-        let Some((key, rest)) = rest.split_once("\":") else { return give_up(self) };
-        let (value, rest) = if let Some(string) = rest.strip_prefix('"') {
-            let Some(end) = string.find(['"', '\\']) else { return give_up(self) };
-            if string.as_bytes()[end] == b'\\' {
-                return give_up(self);
-            }
-            (Some(&string[..end]), &string[end + 1..])
-        } else {
-            let end = rest.find(',').unwrap_or(rest.len());
-            let scalar = &rest[..end];
-            if scalar.contains(['{', '[', '"']) {
-                return give_up(self);
-            }
-            (None, &rest[end..])
-        };
-        self.0 = match rest.strip_prefix(',') {
-            Some(more) => more,
-            None if rest.is_empty() => "",
-            None => return give_up(self),
-        };
-        Some((key, value))
     }
+    let mut own_id = None;
+    rest = json_scan::members(rest, |key, value| {
+        match key {
+            "id" => own_id = Some(plain_string(value)?),
+            "value" => return None, // a second roster: the full parse decides
+            _ => {}
+        }
+        Some(())
+    })?;
+    let frame_end = json_scan::members(rest, |key, value| (key == "jsonrpc" && value == "\"2.0\"").then_some(()))?;
+    if !frame_end.is_empty() {
+        return None;
+    }
+    Some(Inbound::Joined { own_id: Cow::Borrowed(own_id?), roster })
+}
+
+/// The value of the raw JSON string `raw` (quotes included) when it holds no escape.
+fn plain_string(raw: &str) -> Option<&str> {
+    let inside = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!inside.contains('\\')).then_some(inside)
 }
 
 fn clip(text: &str) -> &str {
@@ -249,6 +399,62 @@ mod tests {
     fn join_result_gives_own_id_and_roster() {
         let text = r#"{"jsonrpc":"2.0","id":1,"result":{"id":"con_A","value":[{"id":"con_B","createdAt":1,"metadata":""}],"session":"s","sessionId":"r","role":"PUBLISHER","version":"2.32.2"}}"#;
         assert_eq!(classify(text).unwrap(), Inbound::Joined { own_id: "con_A".into(), roster: vec!["con_B".into()] });
+    }
+
+    #[test]
+    fn join_result_is_read_in_any_layout_with_escaped_metadata() {
+        let server_layout = r#"{"id":1,"result":{"value":[{"id":"con_B","createdAt":1,"metadata":"{\"clientData\":\"b\"}"},{"id":"con_C","createdAt":2,"metadata":""}],"id":"con_A","createdAt":3,"metadata":"{\"x\":[1]}","customIceServers":[],"record":true},"jsonrpc":"2.0"}"#;
+        assert_eq!(
+            classify(server_layout).unwrap(),
+            Inbound::Joined { own_id: "con_A".into(), roster: vec!["con_B".into(), "con_C".into()] }
+        );
+        let escaped_id = r#"{"id":1,"result":{"id":"con_\u0041","value":[]}}"#;
+        assert_eq!(classify(escaped_id).unwrap(), Inbound::Joined { own_id: "con_A".into(), roster: vec![] });
+    }
+
+    #[test]
+    fn the_join_answer_fast_path_agrees_with_the_full_parse() {
+        let agreeing = [
+            r#"{"id":1,"result":{"value":[{"createdAt":1,"id":"con_B","metadata":"{\"clientData\":\"b}]\"}"},{"id":"con_C","createdAt":2,"metadata":""}],"createdAt":3,"customIceServers":[],"id":"con_A","metadata":"{\"x\":[1]}","record":true},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[{"id":"con_B","extra":{"nested":[{}]}}],"id":"con_A"},"jsonrpc":"2.0"}"#,
+        ];
+        for text in agreeing {
+            let fast = classify_join_answer_fast(text);
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, classify_full(text).ok(), "{text}");
+        }
+        let declined = [
+            r#"{"id":1,"result":{"value":[{"id":"con_\u0042"}],"id":"con_A"},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[{"createdAt":1}],"id":"con_A"},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[],"id":"con_A","value":[{"id":"con_B"}]},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[]},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[], "id":"con_A"},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0"} "#,
+            r#"{"id":1,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0","method":"x"}"#,
+            r#"{"id":2,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[{"id":"con_B"}"#,
+        ];
+        for text in declined {
+            assert_eq!(classify_join_answer_fast(text), None, "{text}");
+        }
+        assert_eq!(classify(declined[0]).unwrap(), Inbound::Joined { own_id: "con_A".into(), roster: vec!["con_B".into()] });
+        assert!(classify(declined[1]).is_err(), "an entry without id is an error");
+        assert!(classify(declined[8]).is_err(), "a cut frame is an error");
+    }
+
+    #[test]
+    fn other_results_of_any_shape_are_other() {
+        for text in [
+            r#"{"jsonrpc":"2.0","id":7,"result":true}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":[1,{"a":2}]}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":{"id":{"n":1},"value":{"k":[]}}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":"text"}"#,
+        ] {
+            assert_eq!(classify(text).unwrap(), Inbound::Other, "{text}");
+        }
+        assert!(classify(r#"{"jsonrpc":"2.0","id":1,"result":{"id":"con_A","value":"pong"}}"#).is_err());
+        assert!(classify(r#"{"jsonrpc":"2.0","id":1,"result":{"id":"con_A","value":[{"createdAt":1}]}}"#).is_err());
     }
 
     #[test]
@@ -281,8 +487,35 @@ mod tests {
         assert_eq!(classify(frames[3]).unwrap(), Inbound::Signal { from: Some("con_Y".into()), data: "a\"b".into() });
         assert_eq!(classify_notification_fast(r#"{"jsonrpc":"2.0","method":"participantJoined","params":{}}"#), None);
         let nested = r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"x":{"id":"fake"},"id":"con_X"}}"#;
-        assert_eq!(classify_notification_fast(nested), None, "nothing after a nested value is trusted");
+        assert_eq!(classify_notification_fast(nested), Some(Inbound::ParticipantJoined("con_X".into())), "a nested value is skipped whole");
         assert_eq!(classify(nested).unwrap(), Inbound::ParticipantJoined("con_X".into()));
+    }
+
+    #[test]
+    fn notifications_are_read_fast_in_any_member_order_and_declined_when_unusual() {
+        let reordered = [
+            r#"{"method":"participantJoined","params":{"createdAt":1,"id":"con_X","metadata":""},"jsonrpc":"2.0"}"#,
+            r#"{"params":{"reason":"disconnect","connectionId":"con_X"},"jsonrpc":"2.0","method":"participantLeft"}"#,
+            r#"{"method":"sendMessage","params":{"type":"signal:bench","data":"p1s2t3"},"jsonrpc":"2.0"}"#,
+        ];
+        for text in reordered {
+            let fast = classify_notification_fast(text);
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, classify_full(text).ok(), "{text}");
+        }
+        let declined = [
+            r#"{"method":"participantJoined","params":{"id":"con_X","id":"con_Y"},"jsonrpc":"2.0"}"#,
+            r#"{"method":"participantJoined","method":"participantLeft","params":{"id":"con_X"},"jsonrpc":"2.0"}"#,
+            r#"{"method":"participantJoined","params":{"id":"con_X"},"jsonrpc":"1.0"}"#,
+            r#"{"method":"participantJoined","params":{"id":"con_X"}}"#,
+            r#"{"id":4,"method":"participantJoined","params":{"id":"con_X"},"jsonrpc":"2.0"}"#,
+            r#"{"method":"participantJoined","params":{"id":7},"jsonrpc":"2.0"}"#,
+            r#"{"method":"participantJoined","params":[],"jsonrpc":"2.0"}"#,
+            r#"{"method":"iceCandidate","params":{"id":"con_X"},"jsonrpc":"2.0"}"#,
+        ];
+        for text in declined {
+            assert_eq!(classify_notification_fast(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -465,5 +465,10 @@ mod tests {
         }
         // The joinRoom answer lists one participant, with the entry shape of participantJoined's params.
         assert!(real.join_answer.contains("\"value\":[{"), "{}", real.join_answer);
+        // The load generator reads these without serde; a layout change would quietly cost it that.
+        let hot = [("joinRoom answer", &real.join_answer), ("participantJoined", &real.participant_joined), ("sendMessage", &real.signal)];
+        for (what, text) in hot {
+            assert!(crate::wire::read_by_fast_path(text), "{what} misses the load generator's fast path: {text}");
+        }
     }
 }
