@@ -350,10 +350,10 @@ fn classify_join_answer_fast(text: &str) -> Option<Inbound<'_>> {
         loop {
             let mut id = None;
             rest = json_scan::members(rest.strip_prefix('{')?, |key, value| {
-                if key == "id" {
-                    id = Some(plain_string(value)?);
+                match key {
+                    "id" => id.replace(plain_string(value)?).is_none().then_some(()), // serde refuses a repeat
+                    _ => Some(()),
                 }
-                Some(())
             })?;
             roster.push(Cow::Borrowed(id?));
             match *rest.as_bytes().first()? {
@@ -434,6 +434,7 @@ mod tests {
             r#"{"id":1,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0","method":"x"}"#,
             r#"{"id":2,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0"}"#,
             r#"{"id":1,"result":{"value":[{"id":"con_B"}"#,
+            r#"{"id":1,"result":{"value":[{"id":"con_B","id":"con_C"}],"id":"con_A"},"jsonrpc":"2.0"}"#,
         ];
         for text in declined {
             assert_eq!(classify_join_answer_fast(text), None, "{text}");
@@ -441,6 +442,7 @@ mod tests {
         assert_eq!(classify(declined[0]).unwrap(), Inbound::Joined { own_id: "con_A".into(), roster: vec!["con_B".into()] });
         assert!(classify(declined[1]).is_err(), "an entry without id is an error");
         assert!(classify(declined[8]).is_err(), "a cut frame is an error");
+        assert!(classify(declined[9]).is_err(), "an entry with two ids is an error");
     }
 
     #[test]
