@@ -39,8 +39,7 @@ fn skip_value_at(text: &str, depth: usize) -> Option<&str> {
     }
     match *text.as_bytes().first()? {
         b'"' => string_body(&text[1..]).map(|(_, rest)| rest),
-        b'{' if matches!(text.as_bytes().get(1), Some(b'"' | b'}')) => members_at(&text[1..], depth + 1, |_, _| Some(())),
-        b'{' => None,
+        b'{' => object_at(text, depth + 1, |_, _| Some(())),
         b'[' => {
             let mut rest = &text[1..];
             if let Some(after) = rest.strip_prefix(']') {
@@ -65,17 +64,33 @@ fn skip_value_at(text: &str, depth: usize) -> Option<&str> {
     }
 }
 
-/// Walks the members of an object from `text`, which is either just after its `{` or at the `,` /
-/// `}` that follows one of its members, calling `member(key, raw value)` for each; returns the text
-/// after the object's closing `}`. `member` returning `None` stops the walk with `None`.
-pub fn members<'a>(text: &'a str, member: impl FnMut(&'a str, &'a str) -> Option<()>) -> Option<&'a str> {
-    members_at(text, 1, member)
+/// Walks the object that `text` starts with, calling `member(key, raw value)` for each member;
+/// returns the text after its closing `}`. `member` returning `None` stops the walk with `None`.
+pub fn object<'a>(text: &'a str, member: impl FnMut(&'a str, &'a str) -> Option<()>) -> Option<&'a str> {
+    object_at(text, 1, member)
 }
 
-fn members_at<'a>(text: &'a str, depth: usize, mut member: impl FnMut(&'a str, &'a str) -> Option<()>) -> Option<&'a str> {
+/// [`object`] from the `,` or `}` that follows one of the object's members (the rest of it).
+pub fn remaining_members<'a>(text: &'a str, member: impl FnMut(&'a str, &'a str) -> Option<()>) -> Option<&'a str> {
+    members_at(text, 1, false, member)
+}
+
+fn object_at<'a>(text: &'a str, depth: usize, member: impl FnMut(&'a str, &'a str) -> Option<()>) -> Option<&'a str> {
+    let inside = text.strip_prefix('{')?;
+    match inside.strip_prefix('}') {
+        Some(after) => Some(after),
+        None => members_at(inside, depth, true, member),
+    }
+}
+
+/// The members from `text`: a key at once when `at_key`, else a `,` (then a key) or the closing `}`.
+fn members_at<'a>(
+    text: &'a str,
+    depth: usize,
+    mut at_key: bool,
+    mut member: impl FnMut(&'a str, &'a str) -> Option<()>,
+) -> Option<&'a str> {
     let mut rest = text;
-    // Just after `{` a key may come at once; after a member, only `,` or `}`.
-    let mut at_key = rest.starts_with('"');
     loop {
         if !at_key {
             match *rest.as_bytes().first()? {
@@ -136,15 +151,18 @@ mod tests {
     #[test]
     fn members_come_with_their_raw_values() {
         let mut seen = Vec::new();
-        let rest = members(r#""id":"x","n":[1,2],"m":"{\"k\":1}"},tail"#, |k, v| {
+        let rest = object(r#"{"id":"x","n":[1,2],"m":"{\"k\":1}"},tail"#, |k, v| {
             seen.push((k, v));
             Some(())
         });
         assert_eq!(rest, Some(",tail"));
         assert_eq!(seen, [("id", r#""x""#), ("n", "[1,2]"), ("m", r#""{\"k\":1}""#)]);
-        assert_eq!(members(r#","a":1}"#, |_, _| Some(())), Some(""), "continuing after a member");
-        assert_eq!(members("}", |_, _| Some(())), Some(""));
-        assert_eq!(members(r#""\u0069d":1}"#, |_, _| Some(())), None, "escaped keys are left to serde");
-        assert_eq!(members(r#""a":1}"#, |_, _| None), None, "the callback can stop the walk");
+        assert_eq!(object("{}", |_, _| Some(())), Some(""));
+        assert_eq!(object(r#"{,"a":1}"#, |_, _| Some(())), None, "a comma before the first member");
+        assert_eq!(object(r#"{"\u0069d":1}"#, |_, _| Some(())), None, "escaped keys are left to serde");
+        assert_eq!(object(r#"{"a":1}"#, |_, _| None), None, "the callback can stop the walk");
+        assert_eq!(remaining_members(r#","a":1}"#, |_, _| Some(())), Some(""), "continuing after a member");
+        assert_eq!(remaining_members("}", |_, _| Some(())), Some(""));
+        assert_eq!(remaining_members(r#""a":1}"#, |_, _| Some(())), None, "a key needs its comma first");
     }
 }

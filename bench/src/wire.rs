@@ -2,9 +2,8 @@
 //! (spec/wire-protocol.md sections 2-4).
 
 use std::borrow::Cow;
-use std::marker::PhantomData;
 
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -88,143 +87,31 @@ struct Frame<'a> {
     method: Option<Cow<'a, str>>,
     #[serde(borrow)]
     params: Option<Params<'a>>,
-    #[serde(borrow)]
-    result: Option<ResultBody<'a>>,
+    result: Option<IgnoredAny>,
     error: Option<RpcError>,
 }
 
-/// A response's `result`, read in the same pass as the frame for what a `joinRoom` answer carries:
-/// its `id` and the ids in its `value` roster (borrowed from the frame: a 5000-member answer is one
-/// allocation, not a tree of maps). In S1 the answers hold as many entries as all the notifications
-/// together; reading them twice (the frame, then the answer) was a third of the load generator's core.
-/// Any other result (a pong's `"value":"pong"`, a non-object) leaves both `None`.
-#[derive(Default)]
-struct ResultBody<'a> {
-    id: Option<Cow<'a, str>>,
-    roster: Option<Vec<Cow<'a, str>>>,
+/// A `joinRoom` answer, read for the ids only (borrowed from the frame: a 1000-member answer is
+/// one allocation, not a tree of maps). The hot path reads it without serde
+/// ([`classify_join_answer_fast`]); this is the fallback for any other layout.
+#[derive(Deserialize)]
+struct JoinAnswer<'a> {
+    #[serde(borrow)]
+    result: JoinResult<'a>,
+}
+
+#[derive(Deserialize)]
+struct JoinResult<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Vec<RosterEntry<'a>>,
 }
 
 #[derive(Deserialize)]
 struct RosterEntry<'a> {
     #[serde(borrow)]
     id: Cow<'a, str>,
-}
-
-/// A JSON string, or `None` for any other value.
-struct StringOrOther<'a>(Option<Cow<'a, str>>);
-
-/// The ids of a roster array, or `None` for any other value.
-struct RosterOrOther<'a>(Option<Vec<Cow<'a, str>>>);
-
-/// Visitor methods that accept, and ignore, every value that is not the one wanted.
-macro_rules! ignore_other_values {
-    ($empty:expr) => {
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($empty)
-        }
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($empty)
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($empty)
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($empty)
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok($empty)
-        }
-    };
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for ResultBody<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Body<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for Body<'a> {
-            type Value = ResultBody<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON-RPC result")
-            }
-            ignore_other_values!(ResultBody::default());
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(ResultBody::default())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ResultBody::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut body = ResultBody::default();
-                while let Some(key) = map.next_key::<Cow<'_, str>>()? {
-                    match key.as_ref() {
-                        "id" => body.id = map.next_value::<StringOrOther>()?.0,
-                        "value" => body.roster = map.next_value::<RosterOrOther>()?.0,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(body)
-            }
-        }
-        deserializer.deserialize_any(Body(PhantomData))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for StringOrOther<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for Text<'a> {
-            type Value = StringOrOther<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            ignore_other_values!(StringOrOther(None));
-            fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-                Ok(StringOrOther(Some(Cow::Borrowed(text))))
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(StringOrOther(Some(Cow::Owned(text.to_string()))))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(StringOrOther(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(StringOrOther(None))
-            }
-        }
-        deserializer.deserialize_any(Text(PhantomData))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for RosterOrOther<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Roster<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for Roster<'a> {
-            type Value = RosterOrOther<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            ignore_other_values!(RosterOrOther(None));
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(RosterOrOther(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(entry) = seq.next_element::<RosterEntry>()? {
-                    ids.push(entry.id);
-                }
-                Ok(RosterOrOther(Some(ids)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(RosterOrOther(None))
-            }
-        }
-        deserializer.deserialize_any(Roster(PhantomData))
-    }
 }
 
 #[derive(Deserialize)]
@@ -286,9 +173,12 @@ fn classify_full(text: &str) -> Result<Inbound<'_>, String> {
         });
     }
     match (frame.id, frame.result) {
-        (Some(JOIN_REQUEST_ID), Some(result)) => match result {
-            ResultBody { id: Some(own_id), roster: Some(roster) } => Ok(Inbound::Joined { own_id, roster }),
-            _ => Err(format!("joinRoom result without id/value: {}", clip(text))),
+        (Some(JOIN_REQUEST_ID), Some(_)) => match serde_json::from_str::<JoinAnswer>(text) {
+            Ok(answer) => Ok(Inbound::Joined {
+                own_id: answer.result.id,
+                roster: answer.result.value.into_iter().map(|entry| entry.id).collect(),
+            }),
+            Err(_) => Err(format!("joinRoom result without id/value: {}", clip(text))),
         },
         _ => Ok(Inbound::Other),
     }
@@ -301,7 +191,7 @@ fn classify_full(text: &str) -> Result<Inbound<'_>, String> {
 /// method) returns `None` and takes the full parse.
 fn classify_notification_fast(text: &str) -> Option<Inbound<'_>> {
     let (mut version, mut method, mut params) = (None, None, None);
-    let rest = json_scan::members(text.strip_prefix('{')?, |key, value| {
+    let rest = json_scan::object(text, |key, value| {
         let slot = match key {
             "jsonrpc" => &mut version,
             "method" => &mut method,
@@ -313,14 +203,15 @@ fn classify_notification_fast(text: &str) -> Option<Inbound<'_>> {
     if !rest.is_empty() || version != Some("\"2.0\"") {
         return None;
     }
-    let wanted: &[&str] = match plain_string(method?)? {
+    let method = plain_string(method?)?;
+    let wanted: &[&str] = match method {
         "participantJoined" => &["id"],
         "participantLeft" => &["connectionId"],
         "sendMessage" => &["data", "from"],
         _ => return None,
     };
     let mut found: [Option<&str>; 2] = [None, None];
-    let after_params = json_scan::members(params?.strip_prefix('{')?, |key, value| {
+    let after_params = json_scan::object(params?, |key, value| {
         if let Some(index) = wanted.iter().position(|w| *w == key) {
             found[index].replace(plain_string(value)?).is_none().then_some(())?;
         }
@@ -329,9 +220,9 @@ fn classify_notification_fast(text: &str) -> Option<Inbound<'_>> {
     if !after_params.is_empty() {
         return None;
     }
-    Some(match wanted[0] {
-        "id" => Inbound::ParticipantJoined(Cow::Borrowed(found[0]?)),
-        "connectionId" => Inbound::ParticipantLeft(Cow::Borrowed(found[0]?)),
+    Some(match method {
+        "participantJoined" => Inbound::ParticipantJoined(Cow::Borrowed(found[0]?)),
+        "participantLeft" => Inbound::ParticipantLeft(Cow::Borrowed(found[0]?)),
         _ => Inbound::Signal { from: found[1].map(Cow::Borrowed), data: Cow::Borrowed(found[0]?) },
     })
 }
@@ -349,7 +240,7 @@ fn classify_join_answer_fast(text: &str) -> Option<Inbound<'_>> {
     } else {
         loop {
             let mut id = None;
-            rest = json_scan::members(rest.strip_prefix('{')?, |key, value| {
+            rest = json_scan::object(rest, |key, value| {
                 match key {
                     "id" => id.replace(plain_string(value)?).is_none().then_some(()), // serde refuses a repeat
                     _ => Some(()),
@@ -364,15 +255,12 @@ fn classify_join_answer_fast(text: &str) -> Option<Inbound<'_>> {
         }
     }
     let mut own_id = None;
-    rest = json_scan::members(rest, |key, value| {
-        match key {
-            "id" => own_id = Some(plain_string(value)?),
-            "value" => return None, // a second roster: the full parse decides
-            _ => {}
-        }
-        Some(())
+    rest = json_scan::remaining_members(rest, |key, value| match key {
+        "id" => own_id.replace(plain_string(value)?).is_none().then_some(()),
+        "value" => None, // a second roster: the full parse decides (serde refuses repeats)
+        _ => Some(()),
     })?;
-    let frame_end = json_scan::members(rest, |key, value| (key == "jsonrpc" && value == "\"2.0\"").then_some(()))?;
+    let frame_end = json_scan::remaining_members(rest, |key, value| (key == "jsonrpc" && value == "\"2.0\"").then_some(()))?;
     if !frame_end.is_empty() {
         return None;
     }
@@ -435,6 +323,7 @@ mod tests {
             r#"{"id":2,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0"}"#,
             r#"{"id":1,"result":{"value":[{"id":"con_B"}"#,
             r#"{"id":1,"result":{"value":[{"id":"con_B","id":"con_C"}],"id":"con_A"},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"result":{"value":[],"id":"con_A","id":"con_Z"},"jsonrpc":"2.0"}"#,
         ];
         for text in declined {
             assert_eq!(classify_join_answer_fast(text), None, "{text}");
@@ -443,6 +332,7 @@ mod tests {
         assert!(classify(declined[1]).is_err(), "an entry without id is an error");
         assert!(classify(declined[8]).is_err(), "a cut frame is an error");
         assert!(classify(declined[9]).is_err(), "an entry with two ids is an error");
+        assert!(classify(declined[10]).is_err(), "an answer with two ids is an error");
     }
 
     #[test]
