@@ -66,8 +66,7 @@ impl Rest {
                 .map(|start| {
                     let n = per_thread.min(count - start);
                     scope.spawn(move || {
-                        let agent = ureq::Agent::new_with_defaults();
-                        (0..n).map(|_| self.create_ticket(&agent, session)).collect::<Result<Vec<_>, String>>()
+                        self.create_tickets_with(&ureq::Agent::new_with_defaults(), session, n)
                     })
                 })
                 .collect();
@@ -77,6 +76,12 @@ impl Rest {
             }
             Ok(tickets)
         })
+    }
+
+    /// Creates `count` PUBLISHER tokens for `session` one after the other on `agent`'s kept-alive
+    /// connection (for callers that run many such calls side by side).
+    pub fn create_tickets_with(&self, agent: &ureq::Agent, session: &str, count: usize) -> Result<Vec<Ticket>, String> {
+        (0..count).map(|_| self.create_ticket(agent, session)).collect()
     }
 
     fn create_ticket(&self, agent: &ureq::Agent, session: &str) -> Result<Ticket, String> {

@@ -68,8 +68,9 @@ const FILL_RATE: f64 = 2000.0;
 /// Pause before each RSS reading, so queues drain and the allocator settles.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// Threads that make one chunk's tokens (each REST call opens a few connections of its own).
-const TOKEN_MAKERS: usize = 8;
+/// Threads that make one chunk's tokens, each over its own kept-alive REST connection (as an
+/// application server's HTTP client pool would).
+const TOKEN_MAKERS: usize = 128;
 
 /// Seconds of tokens made before the churn starts, and kept ahead of it: REST shares the server's
 /// core, so when the churn saturates it the supply falls behind (counted as joins that waited).
@@ -309,6 +310,8 @@ enum TicketSource {
 /// Tokens for the newcomers, made ahead of need by a blocking producer.
 struct TicketSupply {
     source: TicketSource,
+    /// One HTTP agent per token maker, kept for the whole run so its connection stays open.
+    agents: Vec<ureq::Agent>,
     session_names: Vec<String>,
     pools: Vec<Mutex<VecDeque<String>>>,
     ready: Notify,
@@ -321,10 +324,10 @@ struct TicketSupply {
 }
 
 impl TicketSupply {
-    fn make(&self, session: usize, first_serial: usize, count: usize) -> Result<Vec<String>, String> {
+    fn make(&self, maker: usize, session: usize, first_serial: usize, count: usize) -> Result<Vec<String>, String> {
         let name = &self.session_names[session];
         match &self.source {
-            TicketSource::Rest(rest) => Ok(rest.create_tickets(name, count)?.into_iter().map(|t| t.token).collect()),
+            TicketSource::Rest(rest) => Ok(rest.create_tickets_with(&self.agents[maker], name, count)?.into_iter().map(|t| t.token).collect()),
             TicketSource::Local { host } => Ok((first_serial..first_serial + count)
                 .map(|serial| format!("ws://{host}?sessionId={name}&token=con_{name}_{serial}"))
                 .collect()),
@@ -336,8 +339,7 @@ impl TicketSupply {
     }
 
     /// Makes the tokens of `schedule` in chunks of `chunk` events, at most `lead` events ahead of
-    /// the scheduler, each chunk's sessions split over [`TOKEN_MAKERS`] threads (one REST call per
-    /// session and chunk costs a few new connections: latency, not work). Runs on a blocking
+    /// the scheduler, each chunk's sessions split over [`TOKEN_MAKERS`] threads. Runs on a blocking
     /// thread until done, failed or stopped.
     fn produce(&self, schedule: &[Replacement], chunk: usize, lead: usize, first_serial: usize) {
         let mut serial = first_serial;
@@ -357,13 +359,13 @@ impl TicketSupply {
                 }
             }
             std::thread::scope(|scope| {
-                for share in orders.chunks(orders.len().div_ceil(TOKEN_MAKERS).max(1)) {
+                for (maker, share) in orders.chunks(orders.len().div_ceil(TOKEN_MAKERS).max(1)).enumerate() {
                     scope.spawn(move || {
                         for &(session, serial, count) in share {
                             if self.stop.load(Ordering::Relaxed) || self.failure().is_some() {
                                 return;
                             }
-                            match self.make(session, serial, count) {
+                            match self.make(maker, session, serial, count) {
                                 Ok(tokens) => self.pools[session].lock().unwrap_or_else(|p| p.into_inner()).extend(tokens),
                                 Err(e) => {
                                     self.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
@@ -465,6 +467,7 @@ pub async fn run(target: &Target, load: ChurnLoad) -> Result<Figures, String> {
     };
     let supply = Arc::new(TicketSupply {
         source,
+        agents: (0..TOKEN_MAKERS).map(|_| ureq::Agent::new_with_defaults()).collect(),
         session_names,
         pools: (0..load.sessions).map(|_| Mutex::new(VecDeque::new())).collect(),
         ready: Notify::new(),
