@@ -7,10 +7,12 @@ use std::time::Duration;
 use clap::Parser;
 use otc_server::{EmbeddedServer, ServerConfig};
 
-/// mimalloc: under churn glibc's malloc was a fifth of the server's CPU (bench S5); the library
-/// crate leaves the allocator to whoever embeds it.
+/// jemalloc: under churn glibc's malloc and free were a fifth of the server's CPU (bench S5: 4.9k
+/// replacements/s achieved of 5,250 offered, 5.1k with jemalloc). mimalloc did as well there but made
+/// 5000-member join storms erratic (S1: 5.0-7.8 server CPU-s a run, against 4.6-5.0 with jemalloc and
+/// glibc). The library crate leaves the allocator to whoever embeds it.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// OpenVidu 2.x compatible signaling server: WebSocket JSON-RPC at /openvidu, REST at /openvidu/api
 /// (Basic auth OPENVIDUAPP:<secret>). Logs go to stderr, filtered by RUST_LOG (default "info").

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 /// The same allocator as the `otc-server` binary.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// One joined socket.
 struct Member {
