@@ -9,7 +9,7 @@ use otc_server::{EmbeddedServer, ServerConfig};
 
 /// jemalloc: under churn glibc's malloc and free were a fifth of the server's CPU (bench S5: 4.9k
 /// replacements/s achieved of 5,250 offered, 5.1k with jemalloc). mimalloc did as well there but made
-/// 5000-member join storms erratic (S1: 5.0-7.8 server CPU-s a run, against 4.6-5.0 with jemalloc and
+/// 5000-member join storms erratic (S1: 5.0-7.8 server CPU-s a run, against 4.6-5.2 with jemalloc and
 /// glibc). The library crate leaves the allocator to whoever embeds it.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
