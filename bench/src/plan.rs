@@ -63,8 +63,8 @@ pub fn plan(mode: Mode) -> Plan {
                     .into_iter()
                     .map(|s| CutLoad { clients: 1000, cut_percent: 10, outage: Duration::from_secs(s) })
                     .collect(),
-                // The spec churns for 10 minutes; 60 s keeps the full run within reach (a field).
-                churn: ChurnLoad { sessions: 150, members: 100, rate: 5250, signal_rate: 750, duration: Duration::from_secs(60) },
+                // The spec's 10 minutes: the drift is judged on the last tenth against the second.
+                churn: ChurnLoad { sessions: 150, members: 100, rate: 5250, signal_rate: 750, duration: Duration::from_secs(600) },
                 // On otc-server, 10k (the spec's size) means a 10k join storm among the raw members
                 // first (50M notifications): the stream player lists the 10k roster instead.
                 native_roster: 1_000,

@@ -4,10 +4,13 @@
 //! Measures the achieved join and leave rates, join latency (from the *scheduled* join time to the
 //! `joinRoom` answer, so a load generator that falls behind shows up as latency), leave-to-notify
 //! latency, publish-to-receive latency, lost signals and ordering among the stable members, the
-//! server's CPU, and its RSS drift between the settled states before and after the churn (same
-//! members joined, no token pending).
+//! server's CPU, and its memory: the RSS *drift* under churn (the server's RSS is sampled through
+//! the churn; drift = the median of its last tenth against the median of its second tenth, the
+//! first tenth being the warm-up in which bounded per-participant state such as the replay rings
+//! fills to its steady size), and the RSS growth between the settled states before and after the
+//! churn (same members joined, no token pending: that growth is the churn's working set, bounded).
 //!
-//! The spec runs 10 minutes; the full plan runs 60 s (`ChurnLoad::duration`). A leave is what an app
+//! The full plan runs the spec's 10 minutes (`ChurnLoad::duration`). A leave is what an app
 //! does: `leaveRoom`, its answer, then the socket closed. Tokens come from REST while the
 //! churn runs (per session, made up to 5 s ahead of need, like an application server would hand
 //! them out): the REST calls share the server's core, and the settled states compare equal (RSS is
@@ -187,6 +190,8 @@ struct Churn {
     spawned: AtomicUsize,
     ended: AtomicUsize,
     first_failure: Mutex<Option<String>>,
+    /// Why the first failed churn join failed (printed with the figures).
+    first_join_failure: Mutex<Option<String>>,
 }
 
 impl Churn {
@@ -216,6 +221,7 @@ impl Churn {
             spawned: AtomicUsize::new(0),
             ended: AtomicUsize::new(0),
             first_failure: Mutex::new(None),
+            first_join_failure: Mutex::new(None),
         }
     }
 
@@ -294,6 +300,7 @@ impl Observer for Churn {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         } else if client >= self.layout.initial() {
             self.churn_join_failed.fetch_add(1, Ordering::Relaxed);
+            self.first_join_failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.clone());
         }
         self.note_failure(format!("client {client}: {e}"));
     }
@@ -540,13 +547,15 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     let own_cpu = CpuWindow::open(std::process::id())?;
     let start = Instant::now() + Duration::from_millis(50);
     let start_us = clock::micros(start);
-    let halfway = start + load.duration / 2;
     let ((), signals_sent, rss_under_load) = tokio::join!(
         replace_members(launcher, slots, &events, load.rate, start),
         publish(&publishers, load, start),
-        rss_at(target.pid(), [halfway, start + load.duration]),
+        rss_series(target.pid(), start, load.duration),
     );
-    let [rss_halfway, rss_churn_end] = rss_under_load?;
+    let rss_under_load = rss_under_load?;
+    let rss_warm = RssSeries::tenth_median(&rss_under_load, 1).ok_or("S5: no RSS sample in the churn's second tenth")?;
+    let rss_end = RssSeries::tenth_median(&rss_under_load, 9).ok_or("S5: no RSS sample in the churn's last tenth")?;
+    let rss_peak = rss_under_load.iter().copied().max().unwrap_or(0);
 
     // Drain: until every join and leave is accounted for and every signal reached the stable
     // members, or nothing moved for 3 s. An abandoned join counts for its join and its leave.
@@ -581,6 +590,9 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     tokio::time::sleep(SETTLE).await;
     let rss_after = procstat::rss_kib(target.pid())?;
 
+    if let Some(reason) = churn.first_join_failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        eprintln!("S5: {} churn joins failed; the first: {reason}", churn.churn_join_failed.load(Ordering::Relaxed));
+    }
     let joins = churn.churn_joined.load(Ordering::Relaxed);
     let leaves = churn.leaves_seen.load(Ordering::Relaxed);
     let rate = |count: u64, last_us: &AtomicU64| count as f64 / (last_us.load(Ordering::Relaxed).saturating_sub(start_us).max(1) as f64 / 1e6);
@@ -602,10 +614,13 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
         figure("joins cut short by their own leave", churn.abandoned.load(Ordering::Relaxed) as f64),
         figure("joins that waited for a token", launcher.waited_for_ticket.load(Ordering::Relaxed) as f64),
         figure("clients dropped by the server", churn.dropped.load(Ordering::Relaxed) as f64),
-        figure("server RSS before churn (MiB)", mib(rss_before)),
-        figure("server RSS after churn (MiB)", mib(rss_after)),
-        figure("RSS drift (%)", (rss_after as f64 - rss_before as f64) / rss_before.max(1) as f64 * 100.0),
-        figure("RSS drift, 2nd half of churn (%)", (rss_churn_end as f64 - rss_halfway as f64) / rss_halfway.max(1) as f64 * 100.0),
+        figure("server RSS before churn, settled (MiB)", mib(rss_before)),
+        figure("server RSS under churn, 2nd tenth (MiB)", mib(rss_warm)),
+        figure("server RSS under churn, last tenth (MiB)", mib(rss_end)),
+        figure("server RSS under churn, peak (MiB)", mib(rss_peak)),
+        figure("server RSS after churn, settled (MiB)", mib(rss_after)),
+        figure("RSS drift under churn (%)", percent_change(rss_warm, rss_end)),
+        figure("RSS growth, settled before -> after churn (%)", percent_change(rss_before, rss_after)),
         figure("server CPU-s (churn)", server_cpu_s),
         figure("server CPU (% of a core)", server_cpu_s / window_s * 100.0),
         figure("load generator CPU (% of a core)", own_cpu_s / window_s * 100.0),
@@ -642,14 +657,38 @@ async fn replace_members(launcher: &Arc<Launcher>, slots: &mut [Vec<Slot>], even
     }
 }
 
-/// The server's RSS (KiB) at each of `instants`.
-async fn rss_at<const N: usize>(pid: u32, instants: [Instant; N]) -> Result<[u64; N], String> {
-    let mut out = [0; N];
-    for (value, at) in out.iter_mut().zip(instants) {
-        tokio::time::sleep_until(at.into()).await;
-        *value = procstat::rss_kib(pid)?;
+/// The server's RSS (KiB) sampled evenly through `duration` from `start` (once a second, or 30
+/// times in a shorter run), oldest first.
+async fn rss_series(pid: u32, start: Instant, duration: Duration) -> Result<Vec<u64>, String> {
+    let period = Duration::from_secs(1).min(duration / RssSeries::MIN_SAMPLES);
+    let count = (duration.as_secs_f64() / period.as_secs_f64()).floor() as u32;
+    let mut samples = Vec::with_capacity(count as usize);
+    for k in 1..=count {
+        tokio::time::sleep_until((start + period * k).into()).await;
+        samples.push(procstat::rss_kib(pid)?);
     }
-    Ok(out)
+    Ok(samples)
+}
+
+/// Windows of an evenly sampled series.
+struct RssSeries;
+
+impl RssSeries {
+    /// Fewest samples taken in a run (3 per tenth).
+    const MIN_SAMPLES: u32 = 30;
+
+    /// Median of the samples in tenth `tenth` (0..=9) of the series; `None` when it holds none.
+    fn tenth_median(samples: &[u64], tenth: usize) -> Option<u64> {
+        let (from, to) = (samples.len() * tenth / 10, samples.len() * (tenth + 1) / 10);
+        let mut window = samples.get(from..to)?.to_vec();
+        window.sort_unstable();
+        window.get(window.len() / 2).copied()
+    }
+}
+
+/// Change from `from` to `to`, in percent of `from`.
+fn percent_change(from: u64, to: u64) -> f64 {
+    (to as f64 - from as f64) / from.max(1) as f64 * 100.0
 }
 
 /// The slot that leaves: `chosen` when its member has joined, else the next non-publisher slot
@@ -685,6 +724,20 @@ async fn publish(publishers: &[mpsc::UnboundedSender<Command>], load: ChurnLoad,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drift_compares_the_medians_of_the_second_and_last_tenths() {
+        // 30 samples: a warm-up climb in the first tenth, then a plateau with one spike per tenth.
+        let mut samples: Vec<u64> = (0..30).map(|i| if i < 3 { 100 + 30 * i } else { 200 }).collect();
+        samples[4] = 900;
+        samples[28] = 900;
+        samples[29] = 204;
+        assert_eq!(RssSeries::tenth_median(&samples, 0), Some(130));
+        assert_eq!(RssSeries::tenth_median(&samples, 1), Some(200), "a spike does not move the median");
+        assert_eq!(RssSeries::tenth_median(&samples, 9), Some(204));
+        assert_eq!(percent_change(200, 204), 2.0);
+        assert_eq!(RssSeries::tenth_median(&samples[..5], 0), None, "a tenth with no sample has no median");
+    }
 
     #[test]
     fn every_block_visits_each_session_once_and_spares_the_publishers() {
