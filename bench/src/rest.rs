@@ -25,6 +25,16 @@ struct ConnectionReply {
     connection_id: String,
 }
 
+#[derive(Deserialize)]
+struct ConnectionList {
+    content: Vec<ConnectionStatus>,
+}
+
+#[derive(Deserialize)]
+struct ConnectionStatus {
+    status: String,
+}
+
 /// REST client for one server.
 #[derive(Clone)]
 pub struct Rest {
@@ -82,6 +92,34 @@ impl Rest {
     /// connection (for callers that run many such calls side by side).
     pub fn create_tickets_with(&self, agent: &ureq::Agent, session: &str, count: usize) -> Result<Vec<Ticket>, String> {
         (0..count).map(|_| self.create_ticket(agent, session)).collect()
+    }
+
+    /// Connections of `sessions` made over REST and not joined (yet): their tokens are still valid.
+    pub fn pending_connections(&self, sessions: &[String]) -> Result<usize, String> {
+        let agent = ureq::Agent::new_with_defaults();
+        let mut pending = 0;
+        for session in sessions {
+            let path = format!("/sessions/{session}/connection");
+            let mut response = agent
+                .get(format!("{}{path}", self.base))
+                .header("Authorization", &self.authorization)
+                .call()
+                .map_err(|e| format!("GET {path}: {e}"))?;
+            let list: ConnectionList = response.body_mut().read_json().map_err(|e| format!("GET {path}: {e}"))?;
+            pending += list.content.iter().filter(|c| c.status == "pending").count();
+        }
+        Ok(pending)
+    }
+
+    /// Deletes connection `connection_id` of `session` on `agent` (a pending one's token stops working).
+    pub fn delete_connection(&self, agent: &ureq::Agent, session: &str, connection_id: &str) -> Result<(), String> {
+        let path = format!("/sessions/{session}/connection/{connection_id}");
+        agent
+            .delete(format!("{}{path}", self.base))
+            .header("Authorization", &self.authorization)
+            .call()
+            .map_err(|e| format!("DELETE {path}: {e}"))?;
+        Ok(())
     }
 
     fn create_ticket(&self, agent: &ureq::Agent, session: &str) -> Result<Ticket, String> {

@@ -27,8 +27,8 @@ use tokio::sync::{mpsc, Notify};
 use crate::client::{self, ClientConfig, Command, Observer};
 use crate::clock;
 use crate::latency::Latency;
-use crate::procstat::{self, CpuWindow};
-use crate::rest::Rest;
+use crate::procstat::{CpuWindow, RssProbe};
+use crate::rest::{Rest, Ticket};
 use crate::results::{figure, Figures};
 use crate::scenario::fanout::{parse_payload, payload};
 use crate::server::ServerKind;
@@ -192,6 +192,10 @@ struct Churn {
     first_failure: Mutex<Option<String>>,
     /// Why the first failed churn join failed (printed with the figures).
     first_join_failure: Mutex<Option<String>>,
+    /// Newcomer client index -> (session, connection id) of its token, until it joins.
+    unjoined: Mutex<HashMap<usize, (usize, String)>>,
+    /// Tokens of newcomers that will never join, waiting to be revoked.
+    to_revoke: Mutex<Vec<(usize, String)>>,
 }
 
 impl Churn {
@@ -222,11 +226,21 @@ impl Churn {
             ended: AtomicUsize::new(0),
             first_failure: Mutex::new(None),
             first_join_failure: Mutex::new(None),
+            unjoined: Mutex::new(HashMap::new()),
+            to_revoke: Mutex::new(Vec::new()),
         }
     }
 
     fn note_failure(&self, message: String) {
         self.first_failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message);
+    }
+
+    /// Queues the token of newcomer `client` for revocation when it never joined.
+    fn revoke_unjoined(&self, client: usize) {
+        let ticket = self.unjoined.lock().unwrap_or_else(|p| p.into_inner()).remove(&client);
+        if let Some(ticket) = ticket {
+            self.to_revoke.lock().unwrap_or_else(|p| p.into_inner()).push(ticket);
+        }
     }
 
     fn first_failure(&self) -> Option<String> {
@@ -266,6 +280,7 @@ impl Observer for Churn {
                     self.join_latency.record_micros(now.saturating_sub(scheduled));
                     self.churn_joined.fetch_add(1, Ordering::Relaxed);
                     self.last_join_us.fetch_max(now, Ordering::Relaxed);
+                    self.unjoined.lock().unwrap_or_else(|p| p.into_inner()).remove(&client);
                 }
             }
             Inbound::ParticipantLeft(id) if self.layout.is_leave_witness(client) => {
@@ -289,6 +304,7 @@ impl Observer for Churn {
     }
 
     fn ended(&self, client: usize, outcome: &Result<(), String>) {
+        self.revoke_unjoined(client);
         self.ended.fetch_add(1, Ordering::Relaxed);
         let Err(e) = outcome else {
             if client >= self.layout.initial() && !self.joined[client].load(Ordering::Relaxed) {
@@ -320,7 +336,7 @@ struct TicketSupply {
     /// One HTTP agent per token maker, kept for the whole run so its connection stays open.
     agents: Vec<ureq::Agent>,
     session_names: Vec<String>,
-    pools: Vec<Mutex<VecDeque<String>>>,
+    pools: Vec<Mutex<VecDeque<Ticket>>>,
     ready: Notify,
     /// Events whose tokens exist.
     produced: AtomicUsize,
@@ -331,18 +347,49 @@ struct TicketSupply {
 }
 
 impl TicketSupply {
-    fn make(&self, maker: usize, session: usize, first_serial: usize, count: usize) -> Result<Vec<String>, String> {
+    fn make(&self, maker: usize, session: usize, first_serial: usize, count: usize) -> Result<Vec<Ticket>, String> {
         let name = &self.session_names[session];
         match &self.source {
-            TicketSource::Rest(rest) => Ok(rest.create_tickets_with(&self.agents[maker], name, count)?.into_iter().map(|t| t.token).collect()),
+            TicketSource::Rest(rest) => rest.create_tickets_with(&self.agents[maker], name, count),
             TicketSource::Local { host } => Ok((first_serial..first_serial + count)
-                .map(|serial| format!("ws://{host}?sessionId={name}&token=con_{name}_{serial}"))
+                .map(|serial| {
+                    let connection_id = format!("con_{name}_{serial}");
+                    Ticket { token: format!("ws://{host}?sessionId={name}&token={connection_id}"), connection_id }
+                })
                 .collect()),
         }
     }
 
-    fn take(&self, session: usize) -> Option<String> {
+    fn take(&self, session: usize) -> Option<Ticket> {
         self.pools[session].lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+    }
+
+    /// Revokes the tokens of newcomers that never joined, as an application server withdraws a
+    /// token its user gave up on (`DELETE /sessions/{id}/connection/{connectionId}`): the server
+    /// would otherwise keep each one until its session closes, as OpenVidu does, and over a long
+    /// churn those leftovers of the harness would count as the server's drift. Runs on a blocking
+    /// thread until the supply stops and the queue is empty; returns how many were revoked.
+    fn revoke(&self, churn: &Churn) -> u64 {
+        let agent = ureq::Agent::new_with_defaults();
+        let mut revoked = 0;
+        loop {
+            let batch = std::mem::take(&mut *churn.to_revoke.lock().unwrap_or_else(|p| p.into_inner()));
+            if batch.is_empty() {
+                if self.stop.load(Ordering::Relaxed) {
+                    return revoked;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            for (session, connection_id) in batch {
+                // The floor checks no token: nothing to revoke there.
+                if let TicketSource::Rest(rest) = &self.source {
+                    if rest.delete_connection(&agent, &self.session_names[session], &connection_id).is_ok() {
+                        revoked += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// Makes the tokens of `schedule` in chunks of `chunk` events, at most `lead` events ahead of
@@ -420,33 +467,45 @@ impl Launcher {
         client::spawn(self.config(index, token), self.churn.clone()).commands
     }
 
+    /// Starts newcomer `index` of `session` with `ticket`, whose token is revoked if it never joins.
+    fn spawn_newcomer(&self, index: usize, session: usize, ticket: Ticket) -> mpsc::UnboundedSender<Command> {
+        self.churn.unjoined.lock().unwrap_or_else(|p| p.into_inner()).insert(index, (session, ticket.connection_id));
+        self.spawn(index, ticket.token)
+    }
+
     /// Starts newcomer `index` in `session`: at once when its token is ready, else as soon as it is
     /// (a leave ordered meanwhile cancels the join).
     fn newcomer(self: &Arc<Self>, index: usize, session: usize) -> mpsc::UnboundedSender<Command> {
-        if let Some(token) = self.supply.take(session) {
-            return self.spawn(index, token);
+        if let Some(ticket) = self.supply.take(session) {
+            return self.spawn_newcomer(index, session, ticket);
         }
         self.waited_for_ticket.fetch_add(1, Ordering::Relaxed);
         let (commands, mut orders) = mpsc::unbounded_channel();
         let launcher = self.clone();
         tokio::spawn(async move {
-            let token = loop {
+            let mut abandoned = false;
+            let ticket = loop {
                 let ready = launcher.supply.ready.notified();
-                if let Some(token) = launcher.supply.take(session) {
-                    break token;
+                if let Some(ticket) = launcher.supply.take(session) {
+                    break ticket;
                 }
-                if launcher.supply.failure().is_some() {
+                if launcher.supply.failure().is_some() || launcher.supply.stop.load(Ordering::Relaxed) {
                     return;
                 }
                 tokio::select! {
                     _ = ready => {}
-                    _ = orders.recv() => {
+                    _ = orders.recv(), if !abandoned => {
+                        // Its token is made all the same: take it when it comes, and revoke it.
                         launcher.churn.abandoned.fetch_add(1, Ordering::Relaxed);
-                        return;
+                        abandoned = true;
                     }
                 }
             };
-            let forward = launcher.spawn(index, token);
+            if abandoned {
+                launcher.churn.to_revoke.lock().unwrap_or_else(|p| p.into_inner()).push((session, ticket.connection_id));
+                return;
+            }
+            let forward = launcher.spawn_newcomer(index, session, ticket);
             while let Some(order) = orders.recv().await {
                 let _ = forward.send(order);
             }
@@ -526,7 +585,9 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     let churn = &launcher.churn;
     let supply = &launcher.supply;
     tokio::time::sleep(SETTLE).await;
-    let rss_before = procstat::rss_kib(target.pid())?;
+    // Opened now: at the churn's peak the load generator may hold every descriptor it may have.
+    let rss = RssProbe::open(target.pid())?;
+    let rss_before = rss.kib()?;
 
     // Tokens in one-second chunks, up to HEAD_START_CHUNKS ahead of need.
     let chunk = (load.rate as usize).max(load.sessions);
@@ -534,6 +595,10 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
         let (supply, events) = (supply.clone(), events.clone());
         let first_serial = churn.layout.initial();
         tokio::task::spawn_blocking(move || supply.produce(&events, chunk, HEAD_START_CHUNKS * chunk, first_serial))
+    };
+    let revoker = {
+        let (supply, churn) = (supply.clone(), launcher.churn.clone());
+        tokio::task::spawn_blocking(move || supply.revoke(&churn))
     };
     let head_start = (HEAD_START_CHUNKS * chunk).min(events.len());
     super::wait_until(Duration::from_secs(60), || supply.produced.load(Ordering::Relaxed) >= head_start || supply.failure().is_some()).await;
@@ -550,7 +615,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     let ((), signals_sent, rss_under_load) = tokio::join!(
         replace_members(launcher, slots, &events, load.rate, start),
         publish(&publishers, load, start),
-        rss_series(target.pid(), start, load.duration),
+        rss_series(&rss, start, load.duration),
     );
     let rss_under_load = rss_under_load?;
     let rss_warm = RssSeries::tenth_median(&rss_under_load, 1).ok_or("S5: no RSS sample in the churn's second tenth")?;
@@ -584,11 +649,13 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     let window_s = (last_us.saturating_sub(start_us) as f64 / 1e6).max(load.duration.as_secs_f64());
     supply.stop.store(true, Ordering::Relaxed);
     let _ = producer.await;
+    let revoked = revoker.await.unwrap_or(0);
     if let Some(e) = supply.failure() {
         return Err(format!("S5 tokens: {e}"));
     }
     tokio::time::sleep(SETTLE).await;
-    let rss_after = procstat::rss_kib(target.pid())?;
+    let rss_after = rss.kib()?;
+    let pending_left = pending_tokens(supply).await?;
 
     if let Some(reason) = churn.first_join_failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         eprintln!("S5: {} churn joins failed; the first: {reason}", churn.churn_join_failed.load(Ordering::Relaxed));
@@ -599,7 +666,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     let ms = |latency: &Latency, q| latency.quantile_ms(q).unwrap_or(0.0);
     let mib = |kib: u64| kib as f64 / 1024.0;
     let delivered_stable = churn.stable_deliveries.load(Ordering::Relaxed);
-    Ok(vec![
+    let mut figures = vec![
         figure("offered joins and leaves (/s each)", load.rate as f64),
         figure("achieved join rate (/s)", rate(joins, &churn.last_join_us)),
         figure("achieved leave rate (/s)", rate(leaves, &churn.last_leave_us)),
@@ -624,7 +691,24 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
         figure("server CPU-s (churn)", server_cpu_s),
         figure("server CPU (% of a core)", server_cpu_s / window_s * 100.0),
         figure("load generator CPU (% of a core)", own_cpu_s / window_s * 100.0),
-    ])
+    ];
+    if let Some(pending) = pending_left {
+        figures.push(figure("unused tokens revoked (joins cut short or failed)", revoked as f64));
+        figures.push(figure("unused tokens left on the server", pending as f64));
+    }
+    Ok(figures)
+}
+
+/// Tokens the server still holds for connections that never joined (otc-server only; the floor
+/// checks no token): the harness's leftovers, which the server keeps as OpenVidu does.
+async fn pending_tokens(supply: &Arc<TicketSupply>) -> Result<Option<usize>, String> {
+    let supply = supply.clone();
+    tokio::task::spawn_blocking(move || match &supply.source {
+        TicketSource::Rest(rest) => rest.pending_connections(&supply.session_names).map(Some),
+        TicketSource::Local { .. } => Ok(None),
+    })
+    .await
+    .map_err(|e| format!("S5 pending tokens: {e}"))?
 }
 
 /// The open-loop schedule: replacement `k` at `start + k/rate`; several per timer tick when due.
@@ -659,13 +743,13 @@ async fn replace_members(launcher: &Arc<Launcher>, slots: &mut [Vec<Slot>], even
 
 /// The server's RSS (KiB) sampled evenly through `duration` from `start` (once a second, or 30
 /// times in a shorter run), oldest first.
-async fn rss_series(pid: u32, start: Instant, duration: Duration) -> Result<Vec<u64>, String> {
+async fn rss_series(rss: &RssProbe, start: Instant, duration: Duration) -> Result<Vec<u64>, String> {
     let period = Duration::from_secs(1).min(duration / RssSeries::MIN_SAMPLES);
     let count = (duration.as_secs_f64() / period.as_secs_f64()).floor() as u32;
     let mut samples = Vec::with_capacity(count as usize);
     for k in 1..=count {
         tokio::time::sleep_until((start + period * k).into()).await;
-        samples.push(procstat::rss_kib(pid)?);
+        samples.push(rss.kib()?);
     }
     Ok(samples)
 }
