@@ -13,8 +13,8 @@ pub fn rss_kib(pid: u32) -> Result<u64, String> {
     parse_rss_kib(pid, &read(pid, "status")?)
 }
 
-fn read(pid: u32, name: &str) -> Result<String, String> {
-    fs::read_to_string(format!("/proc/{pid}/{name}")).map_err(|e| format!("read /proc/{pid}/{name}: {e}"))
+fn read(pid: u32, name: &'static str) -> Result<String, String> {
+    ProcFile::open(pid, name)?.read()
 }
 
 fn parse_cpu_seconds(pid: u32, stat: &str) -> Result<f64, String> {

@@ -364,11 +364,13 @@ impl TicketSupply {
         self.pools[session].lock().unwrap_or_else(|p| p.into_inner()).pop_front()
     }
 
-    /// Revokes the tokens of newcomers that never joined, as an application server withdraws a
-    /// token its user gave up on (`DELETE /sessions/{id}/connection/{connectionId}`): the server
-    /// would otherwise keep each one until its session closes, as OpenVidu does, and over a long
-    /// churn those leftovers of the harness would count as the server's drift. Runs on a blocking
-    /// thread until the supply stops and the queue is empty; returns how many were revoked.
+    /// Deletes the connections of newcomers that never joined, as an application server withdraws
+    /// a token its user gave up on (`DELETE /sessions/{id}/connection/{connectionId}`): a pending
+    /// token would otherwise stay until its session closes, as OpenVidu keeps it, and over a long
+    /// churn those leftovers of the harness would count as the server's drift. A join the server
+    /// took after its client gave up (the answer never read) is deleted too: it ends at once
+    /// instead of after the resume grace. Runs on a blocking thread until the supply stops and the
+    /// queue is empty; returns how many deletions the server accepted.
     fn revoke(&self, churn: &Churn) -> u64 {
         let agent = ureq::Agent::new_with_defaults();
         let mut revoked = 0;
@@ -693,7 +695,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
         figure("load generator CPU (% of a core)", own_cpu_s / window_s * 100.0),
     ];
     if let Some(pending) = pending_left {
-        figures.push(figure("unused tokens revoked (joins cut short or failed)", revoked as f64));
+        figures.push(figure("connections of never-joined newcomers deleted", revoked as f64));
         figures.push(figure("unused tokens left on the server", pending as f64));
     }
     Ok(figures)
