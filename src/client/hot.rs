@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Number;
 
@@ -32,16 +32,27 @@ pub(crate) enum HotNotification<'a> {
 }
 
 /// Parses `text` when it is a well-formed `participantJoined` or `sendMessage` notification.
-pub(crate) fn parse_hot(text: &str) -> Option<HotNotification<'_>> {
-    let frame: Frame<'_> = serde_json::from_str(text).ok()?;
+///
+/// A `metadata` string with escapes (an app's JSON clientData always has some) is unescaped into
+/// `scratch`, reused from frame to frame, rather than into a string of its own: the connection built
+/// from it copies it anyway.
+pub(crate) fn parse_hot<'a>(text: &'a str, scratch: &'a mut String) -> Option<HotNotification<'a>> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let frame = FrameSeed { scratch: &mut *scratch }.deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
     if frame.jsonrpc.as_deref() != Some("2.0") {
         return None;
     }
     let params = frame.params?;
+    let scratch: &'a str = scratch.as_str();
     match frame.method?.as_ref() {
         "participantJoined" => {
             let id = params.id.filter(|id| !id.is_empty())?;
-            Some(HotNotification::Joined { id, created_at: params.created_at, metadata: params.metadata })
+            let metadata = params.metadata.map(|metadata| match metadata {
+                Metadata::InText(text) => Cow::Borrowed(text),
+                Metadata::InScratch => Cow::Borrowed(scratch),
+            });
+            Some(HotNotification::Joined { id, created_at: params.created_at, metadata })
         }
         "sendMessage" => Some(HotNotification::Signal { kind: params.kind, data: params.data, from: params.from }),
         _ => None,
@@ -61,10 +72,33 @@ struct Frame<'a> {
 struct Params<'a> {
     id: Option<Cow<'a, str>>,
     created_at: Option<Number>,
-    metadata: Option<Cow<'a, str>>,
+    metadata: Option<Metadata<'a>>,
     kind: Option<Cow<'a, str>>,
     data: Option<Cow<'a, str>>,
     from: Option<Cow<'a, str>>,
+}
+
+/// Where a parsed `metadata` string is.
+enum Metadata<'a> {
+    /// In the frame (it had no escapes).
+    InText(&'a str),
+    /// Unescaped into the caller's scratch buffer.
+    InScratch,
+}
+
+/// Deserializes the top level, handing `scratch` down to the params.
+struct FrameSeed<'s> {
+    scratch: &'s mut String,
+}
+
+/// Deserializes the params, handing `scratch` down to the metadata.
+struct ParamsSeed<'s> {
+    scratch: &'s mut String,
+}
+
+/// Reads an optional metadata string (`null` is none) into a [`Metadata`].
+struct MetadataSeed<'s> {
+    scratch: &'s mut String,
 }
 
 /// Stores `value` in an empty slot; a second value for the same key is an error (the general path
@@ -125,10 +159,11 @@ impl<'de> Deserialize<'de> for Str<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for Frame<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FrameVisitor;
-        impl<'de> Visitor<'de> for FrameVisitor {
+impl<'de> DeserializeSeed<'de> for FrameSeed<'_> {
+    type Value = Frame<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Frame<'de>, D::Error> {
+        struct FrameVisitor<'s>(&'s mut String);
+        impl<'de> Visitor<'de> for FrameVisitor<'_> {
             type Value = Frame<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON-RPC notification object")
@@ -149,7 +184,7 @@ impl<'de> Deserialize<'de> for Frame<'de> {
                             fill(&mut method, value, "method")?;
                         }
                         "params" => {
-                            let value: Params<'de> = map.next_value()?;
+                            let value = map.next_value_seed(ParamsSeed { scratch: &mut *self.0 })?;
                             fill(&mut params, value, "params")?;
                         }
                         "id" | "result" | "error" => return Err(de::Error::custom("not a notification")),
@@ -161,14 +196,15 @@ impl<'de> Deserialize<'de> for Frame<'de> {
                 Ok(Frame { jsonrpc, method, params })
             }
         }
-        deserializer.deserialize_map(FrameVisitor)
+        deserializer.deserialize_map(FrameVisitor(self.scratch))
     }
 }
 
-impl<'de> Deserialize<'de> for Params<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ParamsVisitor;
-        impl<'de> Visitor<'de> for ParamsVisitor {
+impl<'de> DeserializeSeed<'de> for ParamsSeed<'_> {
+    type Value = Params<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Params<'de>, D::Error> {
+        struct ParamsVisitor<'s>(&'s mut String);
+        impl<'de> Visitor<'de> for ParamsVisitor<'_> {
             type Value = Params<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a params object")
@@ -179,7 +215,13 @@ impl<'de> Deserialize<'de> for Params<'de> {
                 while let Some(key) = map.next_key::<Str<'de>>()? {
                     let (index, slot) = match key.0.as_ref() {
                         "id" => (0, &mut params.id),
-                        "metadata" => (1, &mut params.metadata),
+                        "metadata" => {
+                            if std::mem::replace(&mut seen[1], true) {
+                                return Err(de::Error::custom("duplicate key metadata"));
+                            }
+                            params.metadata = map.next_value_seed(MetadataSeed { scratch: &mut *self.0 })?;
+                            continue;
+                        }
                         "type" => (2, &mut params.kind),
                         "data" => (3, &mut params.data),
                         "from" => (4, &mut params.from),
@@ -203,7 +245,33 @@ impl<'de> Deserialize<'de> for Params<'de> {
                 Ok(params)
             }
         }
-        deserializer.deserialize_map(ParamsVisitor)
+        deserializer.deserialize_map(ParamsVisitor(self.scratch))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for MetadataSeed<'_> {
+    type Value = Option<Metadata<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        struct MetadataVisitor<'s>(&'s mut String);
+        impl<'de> Visitor<'de> for MetadataVisitor<'_> {
+            type Value = Option<Metadata<'de>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Some(Metadata::InText(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                self.0.clear();
+                self.0.push_str(v);
+                Ok(Some(Metadata::InScratch))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+        }
+        // serde_json reads `null` through `deserialize_any` as a unit.
+        deserializer.deserialize_any(MetadataVisitor(self.scratch))
     }
 }
 
@@ -213,18 +281,38 @@ mod tests {
 
     #[test]
     fn parses_a_join_and_a_signal_borrowing_their_strings() {
+        let mut scratch = String::new();
         let joined = parse_hot(
             r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_b","createdAt":12,"metadata":"Bob%/%srv","streams":[]}}"#,
+            &mut scratch,
         );
         let Some(HotNotification::Joined { id, created_at, metadata }) = joined else { panic!("{joined:?}") };
         assert!(matches!(id, Cow::Borrowed("con_b")));
         assert_eq!(created_at.and_then(|n| n.as_i64()), Some(12));
         assert_eq!(metadata.as_deref(), Some("Bob%/%srv"));
-        let signal = parse_hot(r#"{"params":{"data":"a \"q\"","type":"signal:chat","from":null},"method":"sendMessage","jsonrpc":"2.0"}"#);
+        let signal = parse_hot(
+            r#"{"params":{"data":"a \"q\"","type":"signal:chat","from":null},"method":"sendMessage","jsonrpc":"2.0"}"#,
+            &mut scratch,
+        );
         assert_eq!(
             signal,
             Some(HotNotification::Signal { kind: Some("signal:chat".into()), data: Some("a \"q\"".into()), from: None })
         );
+    }
+
+    #[test]
+    fn unescapes_metadata_into_the_scratch_buffer_frame_after_frame() {
+        let mut scratch = String::from("left over from an earlier frame");
+        let frame = r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"metadata":"{\"clientData\":\"Ann \u00e9\"}","id":"con_a"}}"#;
+        let joined = parse_hot(frame, &mut scratch);
+        let Some(HotNotification::Joined { id, metadata, .. }) = joined else { panic!("{joined:?}") };
+        assert_eq!((id.as_ref(), metadata.as_deref()), ("con_a", Some(r#"{"clientData":"Ann é"}"#)));
+        let frame = r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_b","metadata":"q\"","createdAt":1}}"#;
+        let Some(HotNotification::Joined { metadata, .. }) = parse_hot(frame, &mut scratch) else { panic!() };
+        assert_eq!(metadata.as_deref(), Some("q\""));
+        let frame = r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_c","metadata":null}}"#;
+        let Some(HotNotification::Joined { metadata, .. }) = parse_hot(frame, &mut scratch) else { panic!() };
+        assert_eq!(metadata, None);
     }
 
     #[test]
@@ -242,12 +330,15 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":""}}"#,
             r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"metadata":"m"}}"#,
             r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"c","createdAt":"1"}}"#,
+            r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"c","metadata":"a","metadata":"b"}}"#,
+            r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"c","metadata":{"clientData":"a"}}}"#,
             r#"{"jsonrpc":"2.0","method":"participantJoined","method":"sendMessage","params":{"id":"c"}}"#,
             r#"[1]"#,
             r#"{"jsonrpc":"2.0","method":"sendMessage","params":{}} x"#,
         ];
+        let mut scratch = String::new();
         for text in others {
-            assert_eq!(parse_hot(text), None, "{text}");
+            assert_eq!(parse_hot(text, &mut scratch), None, "{text}");
         }
     }
 }

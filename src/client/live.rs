@@ -8,7 +8,7 @@ use tokio::time::{sleep_until, timeout, Duration, Instant};
 use super::actor::{watching_commands, Actor, Flow, Interrupted, Joined, RequestKind};
 use super::hot::parse_hot;
 use super::jsonrpc::{parse_frame, Incoming, NO_PARAMS};
-use super::notify::Effect;
+use super::notify::{Effect, StagedJoins};
 use super::resume::ResumeEnd;
 use super::shared::{Command, OutgoingSignal};
 use super::signal::wire_type;
@@ -27,6 +27,15 @@ pub(crate) const CLOSE_RECONNECTION_FAULT: u16 = 4101;
 /// commands and timers again (about 1 ms of work in a join storm). Their events reach the app's
 /// thread together, so this also sets how often that thread is woken during a flood.
 const FRAMES_PER_BATCH: usize = 1024;
+
+/// What one batch of frames carries from frame to frame.
+#[derive(Default)]
+struct Batch {
+    /// Joins not yet in the roster.
+    staged: StagedJoins,
+    /// Where the fast path unescapes a join's metadata.
+    scratch: String,
+}
 
 /// Why the connected loop stopped.
 pub(crate) enum LinkEnd {
@@ -133,16 +142,18 @@ impl Actor {
     /// app's event thread is woken once per batch instead of once per event. Event order is unchanged.
     fn on_frame_batch(&mut self, j: &mut Joined, first: &str) -> Option<LinkEnd> {
         self.events.hold();
-        let mut end = self.on_frame(j, first);
+        let mut batch = Batch::default();
+        let mut end = self.on_frame(j, first, &mut batch);
         let mut applied = 1;
         while end.is_none() && applied < FRAMES_PER_BATCH {
             match j.link.next_text().now_or_never() {
                 None => break,
                 Some(LinkRead::Closed(why)) => end = Some(LinkEnd::Lost(why)),
-                Some(LinkRead::Text(text)) => end = self.on_frame(j, &text),
+                Some(LinkRead::Text(text)) => end = self.on_frame(j, &text, &mut batch),
             }
             applied += 1;
         }
+        self.notifier(j).apply_staged(&mut batch.staged);
         self.events.release();
         end
     }
@@ -158,12 +169,15 @@ impl Actor {
         j.link.send_text(frame);
     }
 
-    fn on_frame(&mut self, j: &mut Joined, text: &str) -> Option<LinkEnd> {
-        if let Some(notification) = parse_hot(text) {
+    /// Applies one frame. Joins from the fast path wait in the batch's staged joins; every other frame
+    /// first applies them, so the roster and the events keep the order of the frames.
+    fn on_frame(&mut self, j: &mut Joined, text: &str, batch: &mut Batch) -> Option<LinkEnd> {
+        if let Some(notification) = parse_hot(text, &mut batch.scratch) {
             j.received += 1;
-            self.notifier(j).apply_hot(notification);
+            self.notifier(j).apply_hot(notification, &mut batch.staged);
             return None;
         }
+        self.notifier(j).apply_staged(&mut batch.staged);
         match parse_frame(text) {
             Err(e) => log::warn!("protocol error: {e}"),
             Ok(Incoming::ServerRequest { method }) => log::warn!("protocol error: unexpected server request {method}"),

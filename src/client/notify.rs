@@ -19,6 +19,12 @@ pub(crate) enum Effect {
     Evicted(DisconnectReason),
 }
 
+/// Joins parsed but not yet in the roster (see [`Notifier::apply_hot`]). Taking the roster's lock once
+/// per frame cost more than the insertion it guards in a join storm: the unlock waits for the
+/// insertion's scattered writes to reach the cache.
+#[derive(Default)]
+pub(crate) struct StagedJoins(Vec<Arc<Connection>>);
+
 /// Everything needed to apply notifications of one connection.
 pub(crate) struct Notifier<'a> {
     pub shared: &'a Shared,
@@ -60,18 +66,45 @@ impl Notifier<'_> {
     }
 
     /// Applies a flood notification parsed by [`parse_hot`](super::hot::parse_hot): the same
-    /// outcome as [`apply`](Self::apply) on the general parse of the same frame.
-    pub fn apply_hot(&self, notification: HotNotification<'_>) {
+    /// outcome as [`apply`](Self::apply) on the general parse of the same frame. A join is only staged
+    /// in `staged`: the caller applies the staged joins with [`apply_staged`](Self::apply_staged) before
+    /// any other frame and at the end of its batch, so that one lock of the roster serves a run of joins.
+    pub fn apply_hot(&self, notification: HotNotification<'_>, staged: &mut StagedJoins) {
         match notification {
             HotNotification::Joined { id, created_at, metadata } => {
+                if *id == *self.own.id() {
+                    return;
+                }
                 let created_at_ms = created_at.map_or(0, |n| wire::millis_of(&n));
                 let connection = wire::connection_from_fields(&id, created_at_ms, metadata.as_deref().unwrap_or_default(), self.session_id(), None);
-                self.add_joined(Arc::new(connection));
+                staged.0.push(Arc::new(connection));
             }
             HotNotification::Signal { kind, data, from } => {
-                let signal = wire::received_signal(kind.as_deref(), data.as_deref(), from.as_deref());
+                self.apply_staged(staged);
+                let signal = wire::received_signal(kind.as_deref(), data, from.as_deref());
                 self.deliver_signal(signal);
             }
+        }
+    }
+
+    /// Adds the staged joins to the roster, in order, under one lock, then emits a `ConnectionCreated`
+    /// for each one that was new (what [`apply`](Self::apply) does for them one by one).
+    pub fn apply_staged(&self, staged: &mut StagedJoins) {
+        if staged.0.is_empty() {
+            return;
+        }
+        {
+            let mut view = self.shared.lock();
+            staged.0.retain(|connection| {
+                let added = view.roster.add_connection(connection.clone());
+                if !added {
+                    log::debug!("participantJoined for {} already in the roster: ignored", connection.id());
+                }
+                added
+            });
+        }
+        for connection in staged.0.drain(..) {
+            self.emit_connection_event(Event::ConnectionCreated(connection));
         }
     }
 
@@ -171,5 +204,70 @@ impl Notifier<'_> {
             })
         });
         self.events.emit(Event::SignalReceived { kind: signal.kind, data: signal.data, from });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::hot::parse_hot;
+    use crate::client::jsonrpc::{parse_frame, Incoming};
+    use tokio::sync::mpsc;
+
+    /// A join storm as the fast path sees it, with what it must leave to the general path in between.
+    const FRAMES: &[&str] = &[
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_a","createdAt":1,"metadata":"{\"clientData\":\"Ann\"}"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_b","createdAt":2,"metadata":"Bob%/%srv"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_a","createdAt":3,"metadata":"again"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_own","createdAt":4,"metadata":"me"}}"#,
+        r#"{"jsonrpc":"2.0","method":"sendMessage","params":{"data":"{\"x\":1}","type":"signal:chat","from":"con_b"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_c","createdAt":5,"metadata":"Cy"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantLeft","params":{"connectionId":"con_c","reason":"disconnect"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_c","createdAt":6,"metadata":"Cy again"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_d","createdAt":7,"metadata":null,"streams":[]}}"#,
+        r#"{"jsonrpc":"2.0","method":"sendMessage","params":{"data":"hi","type":"signal:chat","from":"con_d"}}"#,
+        r#"{"jsonrpc":"2.0","method":"participantJoined","params":{"id":"con_e","createdAt":8,"metadata":"Eve"}}"#,
+    ];
+
+    /// The events and the roster ids after `apply` saw every frame.
+    fn outcome(apply: impl Fn(&Notifier<'_>)) -> (Vec<String>, Vec<String>) {
+        let shared = Shared::new(None);
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let events = EventSink::new(sender);
+        let own = Arc::new(wire::connection_from_id("con_own", &Arc::from("ses_a")));
+        apply(&Notifier { shared: &shared, events: &events, own: &own, connection_events_suppressed: false });
+        let mut seen = Vec::new();
+        while let Ok(batch) = receiver.try_recv() {
+            seen.extend(batch.iter().map(|event| format!("{event:?}")));
+        }
+        let roster = shared.lock().roster.connections().iter().map(|c| c.id().to_string()).collect();
+        (seen, roster)
+    }
+
+    #[test]
+    fn the_fast_path_with_staged_joins_ends_as_the_general_path_does() {
+        let general = outcome(|notifier| {
+            for text in FRAMES {
+                let Ok(Incoming::Notification { method, params }) = parse_frame(text) else { panic!("{text}") };
+                notifier.apply(&method, &params);
+            }
+        });
+        // As the connected loop applies one batch of frames (`live::on_frame_batch`).
+        let fast = outcome(|notifier| {
+            let (mut staged, mut scratch) = (StagedJoins::default(), String::new());
+            for text in FRAMES {
+                if let Some(notification) = parse_hot(text, &mut scratch) {
+                    notifier.apply_hot(notification, &mut staged);
+                    continue;
+                }
+                notifier.apply_staged(&mut staged);
+                let Ok(Incoming::Notification { method, params }) = parse_frame(text) else { panic!("{text}") };
+                notifier.apply(&method, &params);
+            }
+            notifier.apply_staged(&mut staged);
+        });
+        assert_eq!(general.1, ["con_a", "con_b", "con_c", "con_d", "con_e"]);
+        assert_eq!(general.0.len(), 9, "{:#?}", general.0);
+        assert_eq!(fast, general);
     }
 }

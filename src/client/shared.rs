@@ -2,7 +2,7 @@
 //! the network task (the only writer of everything but the `Connecting`/`Disconnecting` requests),
 //! plus the event sink and the commands the handle sends to the task.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustls_pki_types::CertificateDer;
@@ -78,12 +78,15 @@ pub(crate) struct EventSink {
     sender: mpsc::UnboundedSender<Vec<Event>>,
     /// The events held back since `hold`; `None` when events go out one by one.
     held: RefCell<Option<Vec<Event>>>,
+    /// How many events the last released batch had: the next batch starts with that capacity, so a
+    /// flood's batches are not regrown (and copied) from empty each time.
+    last_batch: Cell<usize>,
 }
 
 impl EventSink {
     /// A sink feeding `sender`, sending each event as it comes.
     pub fn new(sender: mpsc::UnboundedSender<Vec<Event>>) -> EventSink {
-        EventSink { sender, held: RefCell::new(None) }
+        EventSink { sender, held: RefCell::new(None), last_batch: Cell::new(0) }
     }
 
     /// Delivers one event (or holds it back until `release`).
@@ -98,13 +101,14 @@ impl EventSink {
 
     /// Holds back the events emitted from now on until [`release`](Self::release).
     pub fn hold(&self) {
-        self.held.borrow_mut().get_or_insert_with(Vec::new);
+        self.held.borrow_mut().get_or_insert_with(|| Vec::with_capacity(self.last_batch.get()));
     }
 
     /// Sends the held-back events as one batch, in emission order, and goes back to sending each
     /// event as it comes.
     pub fn release(&self) {
         let held = self.held.borrow_mut().take();
+        self.last_batch.set(held.as_ref().map_or(0, Vec::len));
         if let Some(events) = held.filter(|events| !events.is_empty()) {
             let _ = self.sender.send(events);
         }

@@ -1,6 +1,7 @@
 //! Message shapes of the OpenVidu 2.x protocol: request params we send, results and notification
 //! params we parse. Parsing is lenient about extra fields and strict about the ones we need.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -187,14 +188,15 @@ pub(crate) fn parse_received_signal(v: &Value) -> Result<ReceivedSignal, String>
     if !v.is_object() {
         return Err("sendMessage: params is not an object".into());
     }
-    Ok(received_signal(str_field(v, "type"), str_field(v, "data"), str_field(v, "from")))
+    Ok(received_signal(str_field(v, "type"), str_field(v, "data").map(Cow::Borrowed), str_field(v, "from")))
 }
 
-/// A received signal from its `type`, `data` and `from` fields (absent = "").
-pub(crate) fn received_signal(raw_type: Option<&str>, data: Option<&str>, from: Option<&str>) -> ReceivedSignal {
+/// A received signal from its `type`, `data` and `from` fields (absent = ""). Data already unescaped
+/// into a string of its own is kept, not copied.
+pub(crate) fn received_signal(raw_type: Option<&str>, data: Option<Cow<'_, str>>, from: Option<&str>) -> ReceivedSignal {
     let raw_type = raw_type.unwrap_or_default();
     let kind = raw_type.strip_prefix("signal:").unwrap_or(raw_type).to_string();
-    let data = data.unwrap_or_default().to_string();
+    let data = data.map(Cow::into_owned).unwrap_or_default();
     let from = from.filter(|f| !f.is_empty()).map(str::to_string);
     ReceivedSignal { kind, data, from }
 }

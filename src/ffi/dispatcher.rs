@@ -38,6 +38,9 @@ struct GateState {
     in_callback: bool,
     dispatcher: Option<ThreadId>,
     dispatcher_exited: bool,
+    /// Threads blocked on `changed` (a foreign `otc_session_delete`). The dispatcher wakes them only when
+    /// there are some: a condvar notification is a system call, once per callback otherwise.
+    waiters: usize,
 }
 
 /// Callback admission control of one session (see the module doc).
@@ -73,8 +76,24 @@ impl Gate {
     fn end_callback(&self) -> bool {
         let mut state = self.lock();
         state.in_callback = false;
-        self.changed.notify_all();
+        if state.waiters > 0 {
+            self.changed.notify_all();
+        }
         state.deleted.is_none()
+    }
+
+    /// Blocks on `changed` once, counted in `waiters` so that the dispatcher knows to wake us.
+    fn wait<'a>(&self, mut state: MutexGuard<'a, GateState>, limit: Option<Duration>) -> MutexGuard<'a, GateState> {
+        state.waiters += 1;
+        let mut state = match limit {
+            None => self.changed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Some(limit) => match self.changed.wait_timeout(state, limit) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            },
+        };
+        state.waiters -= 1;
+        state
     }
 
     /// Marks the session deleted from inside its own callback: the dispatcher stops after it.
@@ -89,10 +108,7 @@ impl Gate {
         let mut state = self.lock();
         state.deleted.get_or_insert(DeletedBy::OtherThread);
         while state.in_callback {
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state = self.wait(state, None);
         }
     }
 
@@ -105,10 +121,7 @@ impl Gate {
             if now >= deadline {
                 return false;
             }
-            state = match self.changed.wait_timeout(state, deadline - now) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            state = self.wait(state, Some(deadline - now));
         }
         true
     }
@@ -117,7 +130,9 @@ impl Gate {
     fn dispatcher_exit(&self) -> bool {
         let mut state = self.lock();
         state.dispatcher_exited = true;
-        self.changed.notify_all();
+        if state.waiters > 0 {
+            self.changed.notify_all();
+        }
         state.deleted == Some(DeletedBy::Callback)
     }
 }
