@@ -60,6 +60,16 @@ impl EventReceiver {
             self.pending = self.rx.blocking_recv()?.into_iter();
         }
     }
+
+    /// The next event when one has already arrived; never waits.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.next() {
+                return Some(event);
+            }
+            self.pending = self.rx.try_recv().ok()?.into_iter();
+        }
+    }
 }
 
 impl Session {

@@ -82,6 +82,20 @@ impl Gate {
         state.deleted.is_none()
     }
 
+    /// Admits the next callback right after one ended (one lock instead of `end_callback` then
+    /// `begin_callback`); `false`, with the callback ended, when the session was deleted meanwhile.
+    fn next_callback(&self) -> bool {
+        let mut state = self.lock();
+        if state.deleted.is_none() {
+            return true;
+        }
+        state.in_callback = false;
+        if state.waiters > 0 {
+            self.changed.notify_all();
+        }
+        false
+    }
+
     /// Blocks on `changed` once, counted in `waiters` so that the dispatcher knows to wake us.
     fn wait<'a>(&self, mut state: MutexGuard<'a, GateState>, limit: Option<Duration>) -> MutexGuard<'a, GateState> {
         state.waiters += 1;
@@ -149,13 +163,20 @@ pub(crate) fn spawn(
 
 fn run(session: Arc<otc_session>, mut events: EventReceiver) {
     session.gate.lock().dispatcher = Some(thread::current().id());
-    while let Some(event) = events.blocking_recv() {
+    'idle: while let Some(first) = events.blocking_recv() {
         if !session.gate.begin_callback() {
             break;
         }
-        deliver(&session, event);
-        if !session.gate.end_callback() {
-            break;
+        let mut event = first;
+        // Events that have already arrived run back to back under one admission each.
+        loop {
+            deliver(&session, event);
+            match events.try_recv() {
+                Some(next) if session.gate.next_callback() => event = next,
+                Some(_) => break 'idle,
+                None if session.gate.end_callback() => continue 'idle,
+                None => break 'idle,
+            }
         }
     }
     // The event stream goes first: nothing of the session's event pipeline outlives the release hook.
