@@ -38,12 +38,12 @@ pub(crate) enum HotNotification<'a> {
 /// from it copies it anyway.
 pub(crate) fn parse_hot<'a>(text: &'a str, scratch: &'a mut String) -> Option<HotNotification<'a>> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let frame = FrameSeed { scratch: &mut *scratch }.deserialize(&mut deserializer).ok()?;
+    let mut params = Params::default();
+    let frame = FrameSeed { scratch: &mut *scratch, params: &mut params }.deserialize(&mut deserializer).ok()?;
     deserializer.end().ok()?;
-    if frame.jsonrpc.as_deref() != Some("2.0") {
+    if frame.jsonrpc.as_deref() != Some("2.0") || !frame.has_params {
         return None;
     }
-    let params = frame.params?;
     let scratch: &'a str = scratch.as_str();
     match frame.method?.as_ref() {
         "participantJoined" => {
@@ -59,12 +59,14 @@ pub(crate) fn parse_hot<'a>(text: &'a str, scratch: &'a mut String) -> Option<Ho
     }
 }
 
-/// The frame's top level. Deserialization fails (so the caller falls back) on anything that is not a
-/// notification: an `id`, `result` or `error` key, a duplicate key, a non-object.
+/// The frame's top level (its params are read into the caller's [`Params`], in place: moving them
+/// out of each nested visitor cost as much as reading them). Deserialization fails (so the caller
+/// falls back) on anything that is not a notification: an `id`, `result` or `error` key, a duplicate
+/// key, a non-object.
 struct Frame<'a> {
     jsonrpc: Option<Cow<'a, str>>,
     method: Option<Cow<'a, str>>,
-    params: Option<Params<'a>>,
+    has_params: bool,
 }
 
 /// The union of the params fields of both notifications; other fields are skipped.
@@ -86,14 +88,16 @@ enum Metadata<'a> {
     InScratch,
 }
 
-/// Deserializes the top level, handing `scratch` down to the params.
-struct FrameSeed<'s> {
+/// Deserializes the top level, handing `scratch` and `params` down to the params.
+struct FrameSeed<'s, 'a> {
     scratch: &'s mut String,
+    params: &'s mut Params<'a>,
 }
 
-/// Deserializes the params, handing `scratch` down to the metadata.
-struct ParamsSeed<'s> {
+/// Deserializes the params into `params`, handing `scratch` down to the metadata.
+struct ParamsSeed<'s, 'a> {
     scratch: &'s mut String,
+    params: &'s mut Params<'a>,
 }
 
 /// Reads an optional metadata string (`null` is none) into a [`Metadata`].
@@ -159,17 +163,17 @@ impl<'de> Deserialize<'de> for Str<'de> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for FrameSeed<'_> {
+impl<'de> DeserializeSeed<'de> for FrameSeed<'_, 'de> {
     type Value = Frame<'de>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Frame<'de>, D::Error> {
-        struct FrameVisitor<'s>(&'s mut String);
-        impl<'de> Visitor<'de> for FrameVisitor<'_> {
+        struct FrameVisitor<'s, 'a>(FrameSeed<'s, 'a>);
+        impl<'de> Visitor<'de> for FrameVisitor<'_, 'de> {
             type Value = Frame<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON-RPC notification object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Frame<'de>, A::Error> {
-                let (mut jsonrpc, mut method, mut params) = (None, None, None);
+                let (mut jsonrpc, mut method, mut has_params) = (None, None, false);
                 let mut seen_jsonrpc = false;
                 while let Some(key) = map.next_key::<Str<'de>>()? {
                     match key.0.as_ref() {
@@ -184,8 +188,11 @@ impl<'de> DeserializeSeed<'de> for FrameSeed<'_> {
                             fill(&mut method, value, "method")?;
                         }
                         "params" => {
-                            let value = map.next_value_seed(ParamsSeed { scratch: &mut *self.0 })?;
-                            fill(&mut params, value, "params")?;
+                            if std::mem::replace(&mut has_params, true) {
+                                return Err(de::Error::custom("duplicate key params"));
+                            }
+                            let seed = ParamsSeed { scratch: &mut *self.0.scratch, params: &mut *self.0.params };
+                            map.next_value_seed(seed)?;
                         }
                         "id" | "result" | "error" => return Err(de::Error::custom("not a notification")),
                         _ => {
@@ -193,24 +200,24 @@ impl<'de> DeserializeSeed<'de> for FrameSeed<'_> {
                         }
                     }
                 }
-                Ok(Frame { jsonrpc, method, params })
+                Ok(Frame { jsonrpc, method, has_params })
             }
         }
-        deserializer.deserialize_map(FrameVisitor(self.scratch))
+        deserializer.deserialize_map(FrameVisitor(self))
     }
 }
 
-impl<'de> DeserializeSeed<'de> for ParamsSeed<'_> {
-    type Value = Params<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Params<'de>, D::Error> {
-        struct ParamsVisitor<'s>(&'s mut String);
-        impl<'de> Visitor<'de> for ParamsVisitor<'_> {
-            type Value = Params<'de>;
+impl<'de> DeserializeSeed<'de> for ParamsSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        struct ParamsVisitor<'s, 'a>(ParamsSeed<'s, 'a>);
+        impl<'de> Visitor<'de> for ParamsVisitor<'_, 'de> {
+            type Value = ();
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a params object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
-                let mut params = Params::default();
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                let ParamsSeed { scratch, params } = self.0;
                 let mut seen = [false; 6];
                 while let Some(key) = map.next_key::<Str<'de>>()? {
                     let (index, slot) = match key.0.as_ref() {
@@ -219,7 +226,7 @@ impl<'de> DeserializeSeed<'de> for ParamsSeed<'_> {
                             if std::mem::replace(&mut seen[1], true) {
                                 return Err(de::Error::custom("duplicate key metadata"));
                             }
-                            params.metadata = map.next_value_seed(MetadataSeed { scratch: &mut *self.0 })?;
+                            params.metadata = map.next_value_seed(MetadataSeed { scratch: &mut *scratch })?;
                             continue;
                         }
                         "type" => (2, &mut params.kind),
@@ -242,10 +249,10 @@ impl<'de> DeserializeSeed<'de> for ParamsSeed<'_> {
                     }
                     *slot = map.next_value::<OptionalStr<'de>>()?.0;
                 }
-                Ok(params)
+                Ok(())
             }
         }
-        deserializer.deserialize_map(ParamsVisitor(self.scratch))
+        deserializer.deserialize_map(ParamsVisitor(self))
     }
 }
 
