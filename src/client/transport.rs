@@ -12,7 +12,10 @@ use tokio::time::{timeout, Duration};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use rustls_pki_types::ServerName;
 
 use super::token::TokenUrl;
 use super::types::{ClientError, ErrorCode};
@@ -130,6 +133,19 @@ fn socket_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_INBOUND_MESSAGE_BYTES))
 }
 
+/// The TLS handshake with `host` (its name is what the certificate must match). Done here rather than
+/// by tokio-tungstenite, whose TLS path also builds a default configuration of its own when given
+/// none: that would link rustls's whole default provider, private-key loading included, into the
+/// library for nothing.
+async fn tls_handshake(host: &str, tcp: TcpStream, config: Arc<ClientConfig>) -> Result<TlsStream<TcpStream>, ClientError> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| ClientError::new(ErrorCode::ConnectionFailed, format!("{host} is not a valid TLS server name")))?;
+    TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ClientError::new(ErrorCode::ConnectionFailed, format!("WebSocket handshake failed: TLS error: {e}")))
+}
+
 /// Opens the WebSocket of `token` (`/openvidu?sessionId=..`, plus `&reconnect=true` when
 /// `reconnect`). `tls` is required for `wss://` tokens. The caller bounds the time it takes.
 pub(crate) async fn dial(token: &TokenUrl, reconnect: bool, tls: Option<Arc<ClientConfig>>) -> Result<Link, ClientError> {
@@ -138,14 +154,14 @@ pub(crate) async fn dial(token: &TokenUrl, reconnect: bool, tls: Option<Arc<Clie
     if let Err(e) = tcp.set_nodelay(true) {
         log::debug!("set_nodelay: {e}");
     }
-    let connector = match (token.secure, tls) {
-        (false, _) => Connector::Plain,
-        (true, Some(config)) => Connector::Rustls(config),
+    let stream = match (token.secure, tls) {
+        (false, _) => MaybeTlsStream::Plain(tcp),
+        (true, Some(config)) => MaybeTlsStream::Rustls(tls_handshake(&token.host, tcp, config).await?),
         (true, None) => return Err(ClientError::new(ErrorCode::Internal, "wss:// dial without a TLS configuration")),
     };
     let url = token.endpoint(reconnect);
     log::debug!("dialing {url}");
-    let (socket, _response) = tokio_tungstenite::client_async_tls_with_config(url, tcp, Some(socket_config()), Some(connector))
+    let (socket, _response) = tokio_tungstenite::client_async_with_config(url, stream, Some(socket_config()))
         .await
         .map_err(handshake_error)?;
     let (sink, reader) = socket.split();
