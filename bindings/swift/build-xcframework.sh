@@ -25,8 +25,10 @@ macos=(aarch64-apple-darwin x86_64-apple-darwin)
 
 rustup target add "$ios" "${ios_sim[@]}" "${macos[@]}"
 for triple in "$ios" "${ios_sim[@]}" "${macos[@]}"; do
-    # The release profile keeps panic = "unwind", so the C boundary still catches panics.
-    (cd "$root" && cargo build --release -p otc-session --lib --target "$triple")
+    # The release profile keeps panic = "unwind", so the C boundary still catches panics. Only the
+    # static library is built: next to the Rust rlib, rustc would keep every Rust symbol exported
+    # (see scripts/build-release.sh).
+    (cd "$root" && cargo rustc --release -p otc-session --lib --crate-type staticlib --target "$triple")
 done
 
 rm -rf "$work" "$out"

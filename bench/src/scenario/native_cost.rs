@@ -183,9 +183,9 @@ async fn measure_server_join(session_id: &str, token: &str, members: usize) -> R
     outcome
 }
 
-/// Size of libotc_session.so from `cargo build --release -p otc-session` (the release profile strips
-/// it): in ../release/ relative to the bench's executable (target/server/otc-bench ->
-/// target/release/), else next to the executable.
+/// Size of libotc_session.so as it ships, from `scripts/build-release.sh` (`cargo rustc --release
+/// --crate-type cdylib,staticlib`; the release profile strips it): in ../release/ relative to the
+/// bench's executable (target/server/otc-bench -> target/release/), else next to the executable.
 pub fn library_size() -> Option<u64> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
