@@ -84,6 +84,98 @@ pub fn spawn(config: ClientConfig, observer: Arc<dyn Observer>) -> ClientHandle 
     ClientHandle { commands, task }
 }
 
+/// The process's open sockets, kept below its descriptor limit: a client whose socket would pass the
+/// limit waits for another client's socket to close, and the wait counts in the scenario's latencies
+/// like any other delay of the load generator. Without it, a saturated churn (S5: 15k members plus
+/// thousands of joins in flight) failed joins at `socket()` with EMFILE.
+pub mod socket_budget {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, OnceLock};
+
+    use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+    /// Descriptors left for everything else: REST connections, /proc files, pipes to worker
+    /// processes and the server, the runtime's own.
+    const RESERVED: usize = 1024;
+
+    /// A number of sockets that may be open at once, and how often a client had to wait for one.
+    pub struct Budget {
+        sockets: Arc<Semaphore>,
+        waits: AtomicU64,
+    }
+
+    impl Budget {
+        /// A budget of `capacity` sockets.
+        pub fn new(capacity: usize) -> Budget {
+            Budget { sockets: Arc::new(Semaphore::new(capacity)), waits: AtomicU64::new(0) }
+        }
+
+        /// A permit for one socket, waiting while the budget is spent.
+        pub async fn open(&self) -> OwnedSemaphorePermit {
+            if let Ok(permit) = self.sockets.clone().try_acquire_owned() {
+                return permit;
+            }
+            self.waits.fetch_add(1, Ordering::Relaxed);
+            self.sockets.clone().acquire_owned().await.expect("a socket budget is never closed")
+        }
+
+        /// Clients that have had to wait for a socket so far.
+        pub fn waits(&self) -> u64 {
+            self.waits.load(Ordering::Relaxed)
+        }
+    }
+
+    /// The soft descriptor limit less [`RESERVED`] (less a quarter of it, under a small limit).
+    pub fn capacity() -> usize {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: `limit` is a valid out-pointer.
+        let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 { limit.rlim_cur as usize } else { 1024 };
+        soft - RESERVED.min(soft / 4)
+    }
+
+    /// This process's budget, sized by [`capacity`] when first used (after `main` raised the limit).
+    fn process() -> &'static Budget {
+        static BUDGET: OnceLock<Budget> = OnceLock::new();
+        BUDGET.get_or_init(|| Budget::new(capacity()))
+    }
+
+    /// A permit for one socket of this process.
+    pub async fn open() -> OwnedSemaphorePermit {
+        process().open().await
+    }
+
+    /// Clients of this process that have had to wait for a socket so far.
+    pub fn waits() -> u64 {
+        process().waits()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::time::Duration;
+
+        #[tokio::test]
+        async fn a_client_past_the_budget_waits_for_a_socket_to_close() {
+            let budget = Budget::new(1);
+            let first = budget.open().await;
+            assert_eq!(budget.waits(), 0);
+            let second = tokio::time::timeout(Duration::from_millis(50), budget.open()).await;
+            assert!(second.is_err(), "no second socket while the first is open");
+            assert_eq!(budget.waits(), 1);
+            drop(first);
+            tokio::time::timeout(Duration::from_secs(5), budget.open()).await.expect("the closed socket's permit is reused");
+        }
+
+        #[test]
+        fn the_process_budget_leaves_room_below_the_descriptor_limit() {
+            let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+            assert!(capacity() < limit.rlim_cur as usize);
+            assert!(capacity() >= limit.rlim_cur as usize * 3 / 4);
+        }
+    }
+}
+
 /// Dials and does the opening handshake; the rest of the connection's life speaks raw frames
 /// ([`crate::frames`]).
 async fn dial(config: &ClientConfig) -> Result<TcpStream, String> {
@@ -162,6 +254,8 @@ impl Connection {
 
 async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::UnboundedReceiver<Command>) -> Result<(), String> {
     observer.dialing(config.index, Instant::now());
+    // Held until the socket is closed (it is dropped after `conn`, declared later).
+    let _socket = socket_budget::open().await;
     let stream = dial(&config).await?;
     let mut conn = Connection { stream, reader: FrameReader::default(), keys: MaskKeys::new(config.index as u64 ^ clock::micros(Instant::now())) };
     let session = wire::session_of_token(&config.token).ok_or("token has no sessionId")?.to_string();

@@ -590,6 +590,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     // Opened now: at the churn's peak the load generator may hold every descriptor it may have.
     let rss = RssProbe::open(target.pid())?;
     let rss_before = rss.kib()?;
+    let socket_waits_before = client::socket_budget::waits();
 
     // Tokens in one-second chunks, up to HEAD_START_CHUNKS ahead of need.
     let chunk = (load.rate as usize).max(load.sessions);
@@ -682,6 +683,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
         figure("failed joins", churn.churn_join_failed.load(Ordering::Relaxed) as f64),
         figure("joins cut short by their own leave", churn.abandoned.load(Ordering::Relaxed) as f64),
         figure("joins that waited for a token", launcher.waited_for_ticket.load(Ordering::Relaxed) as f64),
+        figure("joins that waited for a socket (descriptor limit)", (client::socket_budget::waits() - socket_waits_before) as f64),
         figure("clients dropped by the server", churn.dropped.load(Ordering::Relaxed) as f64),
         figure("server RSS before churn, settled (MiB)", mib(rss_before)),
         figure("server RSS under churn, 2nd tenth (MiB)", mib(rss_warm)),

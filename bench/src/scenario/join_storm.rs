@@ -84,6 +84,7 @@ pub async fn run(target: &Target, size: usize) -> Result<Figures, String> {
     });
     let spacing = Duration::from_secs(1).div_f64(size as f64);
     let cpu = CpuWindow::open(target.pid())?;
+    let own_cpu = CpuWindow::open(std::process::id())?;
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut clients = Vec::with_capacity(size);
     for (index, ticket) in tickets.into_iter().enumerate() {
@@ -105,6 +106,7 @@ pub async fn run(target: &Target, size: usize) -> Result<Figures, String> {
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
     let cpu_seconds = cpu.close()?;
+    let own_cpu_seconds = own_cpu.close()?;
     client::close_all(clients).await;
     let failures = std::mem::take(&mut *storm.failures.lock().unwrap_or_else(|p| p.into_inner()));
     if !failures.is_empty() {
@@ -120,11 +122,14 @@ pub async fn run(target: &Target, size: usize) -> Result<Figures, String> {
     let complete_at = storm.all_complete_us.load(Ordering::Relaxed);
     let entries = storm.entries.load(Ordering::Relaxed) as f64;
     let window_s = complete_at.saturating_sub(first_join).max(1) as f64 / 1e6;
+    // Both CPU windows also hold the ~50 ms before the first join and the wait's last poll.
     Ok(vec![
         figure("p99 join-to-notify (ms)", storm.notify.quantile_ms(0.99).unwrap_or(0.0)),
         figure("rosters complete after last join (s)", complete_at.saturating_sub(last_join) as f64 / 1e6),
         figure("presence entries/s", entries / window_s),
         figure("server CPU-s", cpu_seconds),
+        figure("server CPU (% of a core, first join -> rosters complete)", cpu_seconds / window_s * 100.0),
+        figure("load generator CPU (% of a core, same window)", own_cpu_seconds / window_s * 100.0),
     ])
 }
 
