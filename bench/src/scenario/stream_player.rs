@@ -470,5 +470,7 @@ mod tests {
         for (what, text) in hot {
             assert!(crate::wire::read_by_fast_path(text), "{what} misses the load generator's fast path: {text}");
         }
+        let joined = crate::wire::classify_participant_joined_fast(&real.participant_joined);
+        assert!(joined.is_some(), "participantJoined misses the storm's layout path: {}", real.participant_joined);
     }
 }
