@@ -22,8 +22,6 @@ pub const SOURCE_ADDRESSES: usize = 64;
 
 /// What a scenario learns from its clients. Called on the client's own task: keep it cheap.
 pub trait Observer: Send + Sync + 'static {
-    /// The client starts dialing.
-    fn dialing(&self, _client: usize, _at: Instant) {}
     /// The client has sent `joinRoom`.
     fn join_sent(&self, _client: usize, _at: Instant) {}
     /// A frame arrived.
@@ -253,7 +251,6 @@ impl Connection {
 }
 
 async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::UnboundedReceiver<Command>) -> Result<(), String> {
-    observer.dialing(config.index, Instant::now());
     // Held until the socket is closed (it is dropped after `conn`, declared later).
     let _socket = socket_budget::open().await;
     let stream = dial(&config).await?;

@@ -72,12 +72,9 @@ impl Notifier<'_> {
     pub fn apply_hot(&self, notification: HotNotification<'_>, staged: &mut StagedJoins) {
         match notification {
             HotNotification::Joined { id, created_at, metadata } => {
-                if *id == *self.own.id() {
-                    return;
-                }
                 let created_at_ms = created_at.map_or(0, |n| wire::millis_of(&n));
                 let connection = wire::connection_from_fields(&id, created_at_ms, metadata.as_deref().unwrap_or_default(), self.session_id(), None);
-                staged.0.push(Arc::new(connection));
+                self.stage(Arc::new(connection), staged);
             }
             HotNotification::Signal { kind, data, from } => {
                 self.apply_staged(staged);
@@ -109,20 +106,16 @@ impl Notifier<'_> {
     }
 
     fn participant_joined(&self, params: &Value) -> Result<(), String> {
-        let connection = Arc::new(wire::parse_connection(params, self.session_id(), None)?);
-        self.add_joined(connection);
+        let mut one = StagedJoins::default();
+        self.stage(Arc::new(wire::parse_connection(params, self.session_id(), None)?), &mut one);
+        self.apply_staged(&mut one);
         Ok(())
     }
 
-    fn add_joined(&self, connection: Arc<Connection>) {
-        if connection.id() == self.own.id() {
-            return;
-        }
-        let added = self.shared.lock().roster.add_connection(connection.clone());
-        if added {
-            self.emit_connection_event(Event::ConnectionCreated(connection));
-        } else {
-            log::debug!("participantJoined for {} already in the roster: ignored", connection.id());
+    /// Stages a joined connection for [`apply_staged`](Self::apply_staged) (the own one never enters the roster).
+    fn stage(&self, connection: Arc<Connection>, staged: &mut StagedJoins) {
+        if connection.id() != self.own.id() {
+            staged.0.push(connection);
         }
     }
 

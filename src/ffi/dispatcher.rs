@@ -76,24 +76,26 @@ impl Gate {
     fn end_callback(&self) -> bool {
         let mut state = self.lock();
         state.in_callback = false;
-        if state.waiters > 0 {
-            self.changed.notify_all();
-        }
+        self.wake_waiters(&state);
         state.deleted.is_none()
     }
 
     /// Admits the next callback right after one ended (one lock instead of `end_callback` then
     /// `begin_callback`); `false`, with the callback ended, when the session was deleted meanwhile.
     fn next_callback(&self) -> bool {
-        let mut state = self.lock();
-        if state.deleted.is_none() {
+        if self.lock().deleted.is_none() {
             return true;
         }
-        state.in_callback = false;
+        // Deleted: the gate stays closed, so ending the callback cannot race a new admission.
+        self.end_callback();
+        false
+    }
+
+    /// Wakes the threads blocked in [`wait`](Self::wait), if there are any.
+    fn wake_waiters(&self, state: &GateState) {
         if state.waiters > 0 {
             self.changed.notify_all();
         }
-        false
     }
 
     /// Blocks on `changed` once, counted in `waiters` so that the dispatcher knows to wake us.
@@ -144,9 +146,7 @@ impl Gate {
     fn dispatcher_exit(&self) -> bool {
         let mut state = self.lock();
         state.dispatcher_exited = true;
-        if state.waiters > 0 {
-            self.changed.notify_all();
-        }
+        self.wake_waiters(&state);
         state.deleted == Some(DeletedBy::Callback)
     }
 }
