@@ -74,7 +74,7 @@ pub fn create_session(hub: &ServerState, req: SessionRequest) -> Result<Arc<Sess
             Err(ServerError::SessionExists)
         }
         dashmap::Entry::Vacant(slot) => {
-            let session = Arc::new(Session::new(id.clone(), settings));
+            let session = Arc::new(Session::new(id.clone(), settings, &hub.config));
             slot.insert(session.clone());
             tracing::info!(session = %id, "session created");
             Ok(session)

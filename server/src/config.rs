@@ -91,4 +91,10 @@ impl ServerConfig {
     pub fn tls_enabled(&self) -> bool {
         self.tls_cert_pem.is_some() && self.tls_key_pem.is_some()
     }
+
+    /// How long sent notifications stay replayable for a client on the default ping interval:
+    /// its ping watchdog plus the resume grace.
+    pub fn default_replay_age(&self) -> Duration {
+        self.reconnect_grace + self.default_ping_interval * self.ping_timeout_factor.max(1)
+    }
 }

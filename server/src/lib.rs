@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod fuzzing; // in-process entry points for fuzz/, not a stable API
 mod http;
 mod ids;
+mod missed;
 pub mod model;
 mod outbound;
 mod participant;

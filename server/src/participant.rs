@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::missed::{missed, Private};
 use crate::model::Role;
 use crate::outbound::{SendOutcome, SocketLink};
 use crate::replay::Replay;
@@ -36,7 +37,8 @@ enum Link {
 
 struct LinkState {
     link: Link,
-    replay: Replay,
+    /// What was sent to this participant alone (the session keeps what it broadcast).
+    private: Replay<Private>,
 }
 
 /// Result of delivering a notification.
@@ -73,6 +75,8 @@ pub struct Participant {
     /// Remote address, when known.
     pub ip: String,
     entry_json: String,
+    /// Number of the first session broadcast this participant got.
+    broadcasts_from: u64,
     profile: Mutex<Profile>,
     state: Mutex<LinkState>,
     backlog_limit: usize,
@@ -105,10 +109,12 @@ pub struct NewParticipant {
     pub profile: Profile,
     /// The joining socket.
     pub socket: SocketLink,
-    /// Backlog bound (also bounds the replay ring).
+    /// Backlog bound (also bounds the ring of private notifications).
     pub backlog_limit: usize,
     /// How long sent notifications stay replayable.
     pub replay_max_age: Duration,
+    /// Number of the session's next broadcast: the first this participant gets.
+    pub broadcasts_from: u64,
 }
 
 impl Participant {
@@ -119,6 +125,7 @@ impl Participant {
         let entry_json = crate::wire::remote_entry_json(&p.connection_id, active_at, &metadata);
         Participant {
             entry_json,
+            broadcasts_from: p.broadcasts_from,
             connection_id: p.connection_id,
             session_id: p.session_id,
             rpc_session_id: p.rpc_session_id,
@@ -136,7 +143,7 @@ impl Participant {
                     socket: p.socket,
                     undelivered: VecDeque::new(),
                 },
-                replay: Replay::new(p.backlog_limit, p.replay_max_age),
+                private: Replay::new(p.backlog_limit, p.replay_max_age),
             }),
             backlog_limit: p.backlog_limit,
             next_generation: Mutex::new(0),
@@ -169,19 +176,26 @@ impl Participant {
         &self.entry_json
     }
 
-    /// Sends a notification to the socket, or keeps it in the backlog while the socket is gone.
-    pub fn deliver(&self, frame: &Frame) -> Delivery {
-        self.deliver_at(frame, Instant::now())
+    /// Sends a session broadcast (the session's ring keeps it for replay) to the socket, or keeps it
+    /// in the backlog while the socket is gone.
+    pub fn deliver_broadcast(&self, frame: &Frame) -> Delivery {
+        let mut state = self.state.lock();
+        self.send_or_keep(&mut state.link, frame)
     }
 
-    /// [`Participant::deliver`] of a notification sent at `now`.
-    pub fn deliver_at(&self, frame: &Frame, now: Instant) -> Delivery {
+    /// Sends a notification meant for this participant alone, sent when the session's next broadcast
+    /// would be number `stamp`; it is kept for replay.
+    pub fn deliver_private(&self, frame: &Frame, stamp: u64) -> Delivery {
         let mut state = self.state.lock();
         if matches!(state.link, Link::Ended) {
             return Delivery::Done;
         }
-        state.replay.record_at(frame, now);
-        match &mut state.link {
+        state.private.record_at(Private { stamp, frame: frame.clone() }, Instant::now());
+        self.send_or_keep(&mut state.link, frame)
+    }
+
+    fn send_or_keep(&self, link: &mut Link, frame: &Frame) -> Delivery {
+        match link {
             Link::Attached { socket, undelivered } => match socket.try_send(frame.clone()) {
                 SendOutcome::Queued => Delivery::Done,
                 SendOutcome::Full => Delivery::Overflow,
@@ -229,11 +243,18 @@ impl Participant {
 
     /// Binds the participant to a new socket: first `response`, then what it missed in order, then
     /// live notifications. With `received` (notifications the client got on this RPC session) the
-    /// missed ones come from the replay ring: exactly those numbered after `received`; without it,
-    /// those queued since the old socket was seen gone. An older socket still attached is killed.
-    /// `None` if the participant has ended; `Some(Delivery::Overflow)` if the new socket could not
-    /// take it all.
-    pub fn resume(&self, socket: SocketLink, response: Frame, received: Option<u64>) -> Option<Delivery> {
+    /// missed ones come from the replay rings (the session's `broadcasts` and the participant's
+    /// own): exactly those numbered after `received`; without it, those queued since the old socket
+    /// was seen gone. An older socket still attached is killed. The caller holds the session's
+    /// lock, so no broadcast happens meanwhile. `None` if the participant has ended;
+    /// `Some(Delivery::Overflow)` if the new socket could not take it all.
+    pub fn resume(
+        &self,
+        socket: SocketLink,
+        response: Frame,
+        received: Option<u64>,
+        broadcasts: &Replay<Frame>,
+    ) -> Option<Delivery> {
         let mut state = self.state.lock();
         let queued_since_loss = match std::mem::replace(&mut state.link, Link::Ended) {
             Link::Ended => return None,
@@ -254,16 +275,17 @@ impl Participant {
         let missed: Vec<Frame> = match received {
             None => queued_since_loss.into_iter().collect(),
             Some(received) => {
-                let last = state.replay.last_seq();
-                let (missed, gap) = state.replay.after(received);
-                if gap {
+                state.private.prune();
+                let missed = missed(received, self.broadcasts_from, broadcasts, &state.private);
+                let last = missed.last;
+                if missed.gap {
                     tracing::warn!(connection = %self.connection_id, received, last,
                         "resume: some missed notifications are no longer kept; replaying all kept ones");
                 }
                 if received > last {
                     tracing::warn!(connection = %self.connection_id, received, last, "resume: client claims more than was sent");
                 }
-                missed
+                missed.frames
             }
         };
         let mut delivery = Delivery::Done;
@@ -282,17 +304,17 @@ impl Participant {
         Some(delivery)
     }
 
-    /// Drops replayable notifications older than the replay age; `watchdog` (the socket's ping
-    /// timeout) plus `grace` becomes the new age bound.
-    pub fn prune_replay(&self, watchdog: Duration, grace: Duration) {
+    /// Drops private notifications older than the replay age; `age` (the socket's ping timeout
+    /// plus the resume grace) becomes the new age bound.
+    pub fn prune_replay(&self, age: Duration) {
         let mut state = self.state.lock();
-        state.replay.set_max_age(watchdog + grace);
+        state.private.set_max_age(age);
     }
 
     /// Ends the participant: nothing more is delivered. Returns the socket it was attached to.
     pub fn end(&self) -> Option<SocketLink> {
         let mut state = self.state.lock();
-        state.replay.clear();
+        state.private.clear();
         match std::mem::replace(&mut state.link, Link::Ended) {
             Link::Attached { socket, .. } => Some(socket),
             _ => None,

@@ -7,10 +7,12 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use crate::config::ServerConfig;
 use crate::model::{LeaveReason, Role, ServerError};
 use crate::outbound::SocketLink;
 use crate::participant::{Delivery, NewParticipant, Participant, Profile};
 use crate::pending::PendingTokens;
+use crate::replay::Replay;
 use crate::rpc::{codes, Frame, RpcError};
 use crate::state::ServerState;
 use crate::wire;
@@ -51,6 +53,8 @@ pub struct PendingEntry {
 
 struct SessionState {
     participants: Vec<Arc<Participant>>,
+    /// What was sent to every participant, kept once for all of them for resumes.
+    broadcasts: Replay<Frame>,
     pending: PendingTokens,
     closed: bool,
     empty_since: Instant,
@@ -114,14 +118,15 @@ enum Removal {
 type Overflowed = Vec<String>;
 
 impl Session {
-    /// A new, empty session.
-    pub fn new(id: String, settings: SessionSettings) -> Session {
+    /// A new, empty session; `config` bounds what it keeps for resumes.
+    pub fn new(id: String, settings: SessionSettings, config: &ServerConfig) -> Session {
         Session {
             id,
             created_at: crate::ids::now_millis(),
             settings,
             state: Mutex::new(SessionState {
                 participants: Vec::new(),
+                broadcasts: Replay::new(config.backlog_frames, config.default_replay_age()),
                 pending: PendingTokens::default(),
                 closed: false,
                 empty_since: Instant::now(),
@@ -197,11 +202,12 @@ impl Session {
             profile: pending.profile,
             socket: req.socket.clone(),
             backlog_limit: hub.config.backlog_frames,
-            replay_max_age: hub.config.reconnect_grace
-                + hub.config.default_ping_interval * hub.config.ping_timeout_factor.max(1),
+            replay_max_age: hub.config.default_replay_age(),
+            // After its own `participantJoined`, which goes to the others.
+            broadcasts_from: st.broadcasts.last_seq() + 2,
         }));
         let joined = wire::participant_joined(&participant);
-        let overflowed = deliver_all(&st.participants, &joined);
+        let overflowed = broadcast(&mut st, &joined);
         req.socket
             .send(wire::join_response(req.request_id, &participant, &st.participants));
         st.participants.push(participant.clone());
@@ -211,6 +217,31 @@ impl Session {
         hub.evict_overflowed(&self.id, overflowed);
         tracing::info!(session = %self.id, connection = %participant.connection_id, "participant joined");
         Ok(participant)
+    }
+
+    /// Binds `participant` to a new socket (see [`Participant::resume`]) with no broadcast in between.
+    /// `None` if the session or the participant has ended.
+    pub fn resume(
+        &self,
+        participant: &Participant,
+        socket: SocketLink,
+        response: Frame,
+        received: Option<u64>,
+    ) -> Option<Delivery> {
+        let st = self.state.lock();
+        if st.closed {
+            return None;
+        }
+        participant.resume(socket, response, received, &st.broadcasts)
+    }
+
+    /// Keeps broadcasts replayable for at least `age` (a client pinging less often than the
+    /// default can be away for longer before it resumes).
+    pub fn keep_replayable_for(&self, age: std::time::Duration) {
+        let mut st = self.state.lock();
+        if age > st.broadcasts.max_age() {
+            st.broadcasts.set_max_age(age);
+        }
     }
 
     /// The participant leaves by itself (`leaveRoom`): `participantLeft{disconnect}` to the others,
@@ -297,7 +328,8 @@ impl Session {
                 let value = if after.record { "true" } else { "false" };
                 changes.push(wire::connection_property_changed(connection_id, "record", value));
             }
-            let overflowed = changes.iter().any(|frame| p.deliver(frame) == Delivery::Overflow);
+            let stamp = st.broadcasts.last_seq() + 1;
+            let overflowed = changes.iter().any(|frame| p.deliver_private(frame, stamp) == Delivery::Overflow);
             drop(st);
             if overflowed {
                 hub.evict_overflowed(&self.id, vec![connection_id.to_string()]);
@@ -327,11 +359,11 @@ impl Session {
         data: &str,
         reply: Option<Reply<'_>>,
     ) -> Result<(), ServerError> {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
         if st.closed {
             return Err(ServerError::SessionNotFound);
         }
-        let recipients: Vec<Arc<Participant>> = match to {
+        let recipients: Option<Vec<Arc<Participant>>> = match to {
             Some(ids) if !ids.is_empty() => {
                 let mut chosen: Vec<Arc<Participant>> = Vec::with_capacity(ids.len());
                 for id in ids {
@@ -342,13 +374,16 @@ impl Session {
                         chosen.push(p.clone());
                     }
                 }
-                chosen
+                Some(chosen)
             }
             _ if st.participants.is_empty() => return Err(ServerError::NoParticipants),
-            _ => st.participants.clone(),
+            _ => None,
         };
         let frame = wire::signal(from, signal_type, data);
-        let overflowed = deliver_all(&recipients, &frame);
+        let overflowed = match recipients {
+            Some(chosen) => deliver_private(&st, &chosen, &frame),
+            None => broadcast(&mut st, &frame),
+        };
         if let Some(reply) = reply {
             reply.socket.send(reply.frame);
         }
@@ -447,14 +482,14 @@ fn evict_locked(
     reply: Option<Reply<'_>>,
 ) -> Overflowed {
     let left = wire::participant_left(&victim.connection_id, reason);
-    let mut overflowed = deliver_all(&st.participants, &left);
+    let mut overflowed = broadcast(st, &left);
     if let Some(reply) = reply {
         reply.socket.send(reply.frame);
     }
     if removal == Removal::Evict {
         let evicted = wire::participant_evicted(&victim.connection_id, reason);
-        overflowed.extend(deliver_all(&st.participants, &evicted));
-        victim.deliver(&evicted);
+        overflowed.extend(broadcast(st, &evicted));
+        victim.deliver_private(&evicted, st.broadcasts.last_seq() + 1);
     }
     let socket = victim.end();
     if removal == Removal::Evict {
@@ -470,11 +505,24 @@ fn evict_locked(
     overflowed
 }
 
-fn deliver_all(recipients: &[Arc<Participant>], frame: &Frame) -> Overflowed {
-    let now = std::time::Instant::now();
+/// Sends `frame` to every participant and keeps it once, in the session's ring, for resumes.
+fn broadcast(st: &mut SessionState, frame: &Frame) -> Overflowed {
+    let now = Instant::now();
+    st.broadcasts.prune_at(now);
+    st.broadcasts.record_at(frame.clone(), now);
+    overflowed(&st.participants, |p| p.deliver_broadcast(frame))
+}
+
+/// Sends `frame` to some participants, each keeping it in its own ring for resumes.
+fn deliver_private(st: &SessionState, recipients: &[Arc<Participant>], frame: &Frame) -> Overflowed {
+    let stamp = st.broadcasts.last_seq() + 1;
+    overflowed(recipients, |p| p.deliver_private(frame, stamp))
+}
+
+fn overflowed(recipients: &[Arc<Participant>], deliver: impl Fn(&Participant) -> Delivery) -> Overflowed {
     recipients
         .iter()
-        .filter(|p| p.deliver_at(frame, now) == Delivery::Overflow)
+        .filter(|p| deliver(p) == Delivery::Overflow)
         .map(|p| p.connection_id.clone())
         .collect()
 }
@@ -512,7 +560,7 @@ mod tests {
 
     #[test]
     fn new_connections_stop_at_the_limit_of_joined_plus_pending() {
-        let session = Session::new("s".into(), settings());
+        let session = Session::new("s".into(), settings(), &ServerConfig::default());
         assert!(session.add_pending(pending(1), 2).is_ok());
         assert!(session.add_pending(pending(2), 2).is_ok());
         assert_eq!(
@@ -533,7 +581,7 @@ mod tests {
             },
             "ws://h".into(),
         );
-        let session = Session::new("s".into(), settings());
+        let session = Session::new("s".into(), settings(), &ServerConfig::default());
         session.add_pending(pending(1), 10).unwrap();
         session.add_pending(pending(2), 10).unwrap();
         let (first_link, mut first_sent, _first_kill) = SocketLink::new(8);

@@ -273,6 +273,45 @@ async fn resume_with_a_received_count_replays_exactly_the_missed_notifications()
     alice.client.expect_silence(std::time::Duration::from_millis(10)).await;
 }
 
+async fn signal_everyone(sender: &mut RpcClient, data: &str) {
+    let message = json!({"data": data, "type": "signal:chat"}).to_string();
+    sender.call("sendMessage", json!({"message": message})).await.unwrap();
+}
+
+/// A participant's count runs over the session's broadcasts (kept once per session) and what was
+/// sent to it alone (kept per participant), interleaved as they were sent.
+#[tokio::test]
+async fn a_resume_count_spans_broadcasts_and_private_notifications_interleaved() {
+    let server = start().await;
+    let session = server.create_session(None).unwrap();
+    let mut alice = join(&server, &session, "A").await;
+    signal_everyone(&mut alice.client, "before Bob").await;
+    assert_eq!(alice.client.expect("sendMessage").await["data"], "before Bob");
+    let mut bob = join(&server, &session, "B").await;
+    alice.client.expect("participantJoined").await;
+    let sent = ["b1", "p1", "b2", "p2", "p3", "b3"];
+    for data in sent {
+        if data.starts_with('b') {
+            signal_everyone(&mut alice.client, data).await;
+            assert_eq!(alice.client.expect("sendMessage").await["data"], data);
+        } else {
+            signal_to(&mut alice.client, &bob.connection_id, data).await;
+        }
+        assert_eq!(bob.client.expect("sendMessage").await["data"], data);
+    }
+    // Bob says he got b1 and p1: the rest comes back in the order it was sent, nothing before his join.
+    let mut fresh = resume_with_count(&server, &bob.rpc_session_id, 2).await;
+    for data in &sent[2..] {
+        assert_eq!(fresh.expect("sendMessage").await["data"], *data);
+    }
+    fresh.expect_silence(std::time::Duration::from_millis(200)).await;
+    // Live again: the next broadcast is number 7, and a resume at 7 replays nothing.
+    signal_everyone(&mut alice.client, "b4").await;
+    assert_eq!(fresh.expect("sendMessage").await["data"], "b4");
+    let mut third = resume_with_count(&server, &bob.rpc_session_id, 7).await;
+    third.expect_silence(std::time::Duration::from_millis(300)).await;
+}
+
 #[tokio::test]
 async fn notifications_stuck_in_a_silently_dead_socket_are_replayed_once() {
     let server = start().await;

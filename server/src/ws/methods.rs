@@ -229,7 +229,13 @@ impl Connection {
         }
         self.last_ping = Instant::now();
         if let Some(me) = self.live_participant() {
-            me.prune_replay(self.watchdog(), self.hub.config.reconnect_grace);
+            let age = self.watchdog() + self.hub.config.reconnect_grace;
+            me.prune_replay(age);
+            if age > self.hub.config.default_replay_age() {
+                if let Some(session) = self.hub.session(&me.session_id) {
+                    session.keep_replayable_for(age);
+                }
+            }
         }
         Ok(Outcome::Result(json!({"value": "pong"})))
     }
@@ -372,7 +378,8 @@ impl Connection {
             .map(|p| p.value().clone())
             .ok_or_else(reconnection_error)?;
         let frame = rpc::response(id, json!({"value": "reconnection successful"}), Some(wanted));
-        match participant.resume(self.link.clone(), frame, received) {
+        let session = self.hub.session(&participant.session_id).ok_or_else(reconnection_error)?;
+        match session.resume(&participant, self.link.clone(), frame, received) {
             None => Err(reconnection_error()),
             Some(delivery) => {
                 tracing::info!(session = %participant.session_id, connection = %participant.connection_id, "resumed");
