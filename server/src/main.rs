@@ -14,6 +14,15 @@ use otc_server::{EmbeddedServer, ServerConfig};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's settings (read by jemalloc itself at start; `_RJEM_MALLOC_CONF` in the environment
+/// overrides them): a background thread gives freed pages back to the kernel after ~1 s unused,
+/// instead of only when the allocator is next called and after 10 s. Under churn the heap swings
+/// with the work queued, and with the defaults RSS followed its peaks: bench S5's RSS drift was
+/// 16% in one run with the defaults and 4.7% with these, at the same join rate.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 /// OpenVidu 2.x compatible signaling server: WebSocket JSON-RPC at /openvidu, REST at /openvidu/api
 /// (Basic auth OPENVIDUAPP:<secret>). Logs go to stderr, filtered by RUST_LOG (default "info").
 /// The first stdout line is "otc-server listening on http(s)://127.0.0.1:PORT".

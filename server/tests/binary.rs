@@ -182,3 +182,32 @@ fn the_limit_flags_reach_the_server() {
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
     assert!(second.starts_with("HTTP/1.1 429"), "{second}");
 }
+
+/// The binary's allocator gives freed memory back from a background thread (`malloc_conf` in
+/// main.rs), so the server's RSS follows its live heap instead of its peaks.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_allocator_returns_memory_from_a_background_thread() {
+    let mut command = Command::new(BIN);
+    command.env("OPENVIDU_SECRET", "bin-secret").env_remove("_RJEM_MALLOC_CONF").stderr(Stdio::null());
+    let (mut child, _port) = start_on_a_free_port(command);
+    let thread_names = |pid: u32| -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                    .map(|name| name.trim_end().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut names = thread_names(child.id());
+    while !names.iter().any(|n| n == "jemalloc_bg_thd") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        names = thread_names(child.id());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(names.iter().any(|n| n == "jemalloc_bg_thd"), "threads: {names:?}");
+}

@@ -6,7 +6,7 @@
 //! latency, publish-to-receive latency, lost signals and ordering among the stable members, the
 //! server's CPU, and its memory: the RSS *drift* under churn (the server's RSS is sampled through
 //! the churn; drift = the median of its last tenth against the median of its second tenth, the
-//! first tenth being the warm-up in which bounded per-participant state such as the replay rings
+//! first tenth being the warm-up in which bounded state such as the sessions' replay rings
 //! fills to its steady size), and the RSS growth between the settled states before and after the
 //! churn (same members joined, no token pending: that growth is the churn's working set, bounded).
 //!
