@@ -157,11 +157,20 @@ pub fn read_by_fast_path(text: &str) -> bool {
 /// The hottest path of all: an N-client join storm delivers N²/2 `participantJoined`, and walking
 /// each member by member was most of the load generator's core (S1 N=5000 saturated it while the
 /// server's core had room). otc-server writes them all as
-/// `{"method":"participantJoined","params":{"createdAt":<ms>,"id":"<id>","metadata":"<text>"},"jsonrpc":"2.0"}`:
-/// a frame of exactly that layout, with an id without escapes, gives its id at once. Any other
-/// layout (another member order, streams, an escaped id) returns `None` for the general paths.
+/// `{"method":"participantJoined","params":<member>,"jsonrpc":"2.0"}` (see [`server_member`]): a
+/// frame of exactly that layout gives its id at once. Any other layout (another member order,
+/// streams, an escaped id) returns `None` for the general paths.
 pub(crate) fn classify_participant_joined_fast(text: &str) -> Option<Inbound<'_>> {
-    let rest = text.strip_prefix(r#"{"method":"participantJoined","params":{"createdAt":"#)?;
+    let rest = text.strip_prefix(r#"{"method":"participantJoined","params":"#)?;
+    let (id, rest) = server_member(rest)?;
+    (rest == r#","jsonrpc":"2.0"}"#).then_some(Inbound::ParticipantJoined(Cow::Borrowed(id)))
+}
+
+/// One member exactly as otc-server encodes it, in `participantJoined` and in the `joinRoom`
+/// roster: `{"createdAt":<ms>,"id":"<id>","metadata":"<text>"}`, with a non-empty id without
+/// escapes. Its id and the text after it; `None` for anything else.
+fn server_member(text: &str) -> Option<(&str, &str)> {
+    let rest = text.strip_prefix(r#"{"createdAt":"#)?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let rest = rest[digits..].strip_prefix(r#","id":""#).filter(|_| digits > 0)?;
     let (id, rest) = json_scan::string_body(rest)?;
@@ -170,7 +179,7 @@ pub(crate) fn classify_participant_joined_fast(text: &str) -> Option<Inbound<'_>
     }
     let rest = rest.strip_prefix(r#","metadata":""#)?;
     let (_, rest) = json_scan::string_body(rest)?;
-    (rest == r#"},"jsonrpc":"2.0"}"#).then_some(Inbound::ParticipantJoined(Cow::Borrowed(id)))
+    Some((id, rest.strip_prefix('}')?))
 }
 
 /// [`classify`] by serde_json, for every frame the fast paths leave alone.
@@ -264,14 +273,20 @@ fn classify_join_answer_fast(text: &str) -> Option<Inbound<'_>> {
         rest = after;
     } else {
         loop {
-            let mut id = None;
-            rest = json_scan::object(rest, |key, value| {
-                match key {
-                    "id" => id.replace(plain_string(value)?).is_none().then_some(()), // serde refuses a repeat
-                    _ => Some(()),
-                }
-            })?;
-            roster.push(Cow::Borrowed(id?));
+            // otc-server's members are read by their exact layout; any other by a general walk.
+            if let Some((id, after)) = server_member(rest) {
+                roster.push(Cow::Borrowed(id));
+                rest = after;
+            } else {
+                let mut id = None;
+                rest = json_scan::object(rest, |key, value| {
+                    match key {
+                        "id" => id.replace(plain_string(value)?).is_none().then_some(()), // serde refuses a repeat
+                        _ => Some(()),
+                    }
+                })?;
+                roster.push(Cow::Borrowed(id?));
+            }
             match *rest.as_bytes().first()? {
                 b',' => rest = &rest[1..],
                 b']' => break rest = &rest[1..],
@@ -331,6 +346,8 @@ mod tests {
             r#"{"id":1,"result":{"value":[{"createdAt":1,"id":"con_B","metadata":"{\"clientData\":\"b}]\"}"},{"id":"con_C","createdAt":2,"metadata":""}],"createdAt":3,"customIceServers":[],"id":"con_A","metadata":"{\"x\":[1]}","record":true},"jsonrpc":"2.0"}"#,
             r#"{"id":1,"result":{"value":[],"id":"con_A"},"jsonrpc":"2.0"}"#,
             r#"{"id":1,"result":{"value":[{"id":"con_B","extra":{"nested":[{}]}}],"id":"con_A"},"jsonrpc":"2.0"}"#,
+            // otc-server's layout next to others, and one that starts like it but has one more key.
+            r#"{"id":1,"result":{"value":[{"createdAt":1,"id":"con_B","metadata":"{\"a\":\"}\"}"},{"id":"con_C","createdAt":2},{"createdAt":3,"id":"con_D","metadata":"","x":{}}],"id":"con_A"},"jsonrpc":"2.0"}"#,
         ];
         for text in agreeing {
             let fast = classify_join_answer_fast(text);

@@ -3,6 +3,8 @@
 //! join, presence entries delivered per second and the server's CPU seconds.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use crate::target::Target;
 /// Counts what each member has learned about the others.
 struct Storm {
     size: usize,
-    index_of: HashMap<String, usize>,
+    index_of: FxHashMap<String, usize>,
     join_sent_us: Vec<AtomicU64>,
     known: Vec<AtomicUsize>,
     complete_members: AtomicUsize,
