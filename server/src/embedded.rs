@@ -303,6 +303,8 @@ impl Drop for EmbeddedServer {
     }
 }
 
+/// Every few seconds: removes the sessions idle for `session_idle_timeout` and drops the others'
+/// broadcasts older than the replay age.
 fn spawn_idle_sweeper(hub: &Arc<ServerState>) {
     let idle = hub.config.session_idle_timeout;
     let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(5));
@@ -313,7 +315,9 @@ fn spawn_idle_sweeper(hub: &Arc<ServerState>) {
         loop {
             ticker.tick().await;
             for session in admin::list_sessions(&sweeper_hub) {
-                session.remove_if_idle(&sweeper_hub, idle);
+                if !session.remove_if_idle(&sweeper_hub, idle) {
+                    session.forget_expired_broadcasts();
+                }
             }
         }
     });

@@ -244,6 +244,16 @@ impl Session {
         }
     }
 
+    /// Drops the broadcasts older than the replay age (the ring is pruned by every broadcast too;
+    /// this is for a session that went quiet).
+    pub fn forget_expired_broadcasts(&self) {
+        self.forget_expired_broadcasts_at(Instant::now());
+    }
+
+    fn forget_expired_broadcasts_at(&self, now: Instant) {
+        self.state.lock().broadcasts.prune_at(now);
+    }
+
     /// The participant leaves by itself (`leaveRoom`): `participantLeft{disconnect}` to the others,
     /// then `reply`.
     pub fn leave(&self, hub: &ServerState, connection_id: &str, reply: Option<Reply<'_>>) -> Result<(), ServerError> {
@@ -568,6 +578,33 @@ mod tests {
             Err(ServerError::ConnectionLimitExceeded)
         );
         assert_eq!(session.snapshot().pending.len(), 2, "the refused one was not added");
+    }
+
+    /// A quiet session does not keep its last broadcasts past the replay age: the sweeper drops them.
+    #[test]
+    fn the_broadcasts_of_a_quiet_session_expire() {
+        let hub = ServerState::new(ServerConfig::default(), "ws://h".into());
+        let session = Session::new("s".into(), settings(), &hub.config);
+        session.add_pending(pending(1), 10).unwrap();
+        let (link, _sent, _kill) = SocketLink::new(8);
+        let id = Value::from(1);
+        let request = JoinRequest {
+            token: "tok_limit00000000001",
+            client_data: String::new(),
+            platform: "test".into(),
+            rpc_session_id: "rpc",
+            socket: &link,
+            ip: "127.0.0.1".into(),
+            request_id: &id,
+        };
+        session.join(&hub, request).unwrap();
+        let kept = |session: &Session| session.state.lock().broadcasts.kept_from(0).count();
+        assert_eq!(kept(&session), 1, "the participantJoined is kept for resumes");
+        let age = hub.config.default_replay_age();
+        session.forget_expired_broadcasts_at(Instant::now() + age / 2);
+        assert_eq!(kept(&session), 1, "younger than the replay age");
+        session.forget_expired_broadcasts_at(Instant::now() + age + crate::replay::MARK_SPAN * 2);
+        assert_eq!(kept(&session), 0, "older than the replay age");
     }
 
     /// Tokens issued under a larger limit (e.g. before a restart with a smaller one) cannot push
