@@ -117,6 +117,13 @@ enum Removal {
 /// Participants whose queues overflowed during an operation (to be evicted afterwards).
 type Overflowed = Vec<String>;
 
+impl SessionState {
+    /// Number the next broadcast will get: what a private notification sent now is stamped with.
+    fn next_broadcast(&self) -> u64 {
+        self.broadcasts.last_seq() + 1
+    }
+}
+
 impl Session {
     /// A new, empty session; `config` bounds what it keeps for resumes.
     pub fn new(id: String, settings: SessionSettings, config: &ServerConfig) -> Session {
@@ -204,7 +211,7 @@ impl Session {
             backlog_limit: hub.config.backlog_frames,
             replay_max_age: hub.config.default_replay_age(),
             // After its own `participantJoined`, which goes to the others.
-            broadcasts_from: st.broadcasts.last_seq() + 2,
+            broadcasts_from: st.next_broadcast() + 1,
         }));
         let joined = wire::participant_joined(&participant);
         let overflowed = broadcast(&mut st, &joined);
@@ -338,7 +345,7 @@ impl Session {
                 let value = if after.record { "true" } else { "false" };
                 changes.push(wire::connection_property_changed(connection_id, "record", value));
             }
-            let stamp = st.broadcasts.last_seq() + 1;
+            let stamp = st.next_broadcast();
             let overflowed = changes.iter().any(|frame| p.deliver_private(frame, stamp) == Delivery::Overflow);
             drop(st);
             if overflowed {
@@ -499,7 +506,7 @@ fn evict_locked(
     if removal == Removal::Evict {
         let evicted = wire::participant_evicted(&victim.connection_id, reason);
         overflowed.extend(broadcast(st, &evicted));
-        victim.deliver_private(&evicted, st.broadcasts.last_seq() + 1);
+        victim.deliver_private(&evicted, st.next_broadcast());
     }
     let socket = victim.end();
     if removal == Removal::Evict {
@@ -525,7 +532,7 @@ fn broadcast(st: &mut SessionState, frame: &Frame) -> Overflowed {
 
 /// Sends `frame` to some participants, each keeping it in its own ring for resumes.
 fn deliver_private(st: &SessionState, recipients: &[Arc<Participant>], frame: &Frame) -> Overflowed {
-    let stamp = st.broadcasts.last_seq() + 1;
+    let stamp = st.next_broadcast();
     overflowed(recipients, |p| p.deliver_private(frame, stamp))
 }
 

@@ -3,11 +3,11 @@
 //! join, presence entries delivered per second and the server's CPU seconds.
 
 use std::collections::HashMap;
-
-use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 use crate::client::{self, ClientConfig, Observer};
 use crate::wire::Inbound;
