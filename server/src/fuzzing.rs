@@ -37,7 +37,7 @@ pub struct Dispatcher {
     hub: Arc<ServerState>,
     session_id: String,
     connection: Connection,
-    sent: crate::outbound::queue::Receiver<Outbound>,
+    sent: crate::outbound::Outlet,
 }
 
 impl Default for Dispatcher {

@@ -1,13 +1,16 @@
-//! An active participant (joined connection) and where its notifications go: its socket, or a
-//! bounded backlog while its socket is gone inside the resume grace.
+//! An active participant (joined connection) and where its notifications go: its socket (whose
+//! writer follows the session's feed for broadcasts), or a bounded backlog while its socket is gone
+//! inside the resume grace.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 use crate::missed::{missed, Private};
 use crate::model::Role;
+use crate::outbound::feed::{Feed, Reader};
 use crate::outbound::{SendOutcome, SocketLink};
 use crate::replay::Replay;
 use crate::rpc::Frame;
@@ -22,11 +25,14 @@ pub struct Profile {
 }
 
 enum Link {
-    /// Live socket; `undelivered` keeps frames that arrived after its writer stopped but before the
-    /// socket task noticed (they become the resume backlog).
+    /// Live socket, whose writer takes the session's broadcasts from the feed through `reader`
+    /// (`None` once it stopped following); `undelivered` keeps the notifications sent to it alone
+    /// after its writer stopped but before the socket task noticed, stamped like [`Private`] (with
+    /// what its reader never took, they become the resume backlog).
     Attached {
         socket: SocketLink,
-        undelivered: VecDeque<Frame>,
+        reader: Option<Arc<Reader>>,
+        undelivered: VecDeque<(u64, Frame)>,
     },
     Detached {
         backlog: VecDeque<Frame>,
@@ -109,6 +115,8 @@ pub struct NewParticipant {
     pub profile: Profile,
     /// The joining socket.
     pub socket: SocketLink,
+    /// Its position in the session's feed.
+    pub reader: Arc<Reader>,
     /// Backlog bound (also bounds the ring of private notifications).
     pub backlog_limit: usize,
     /// How long sent notifications stay replayable.
@@ -141,6 +149,7 @@ impl Participant {
             state: Mutex::new(LinkState {
                 link: Link::Attached {
                     socket: p.socket,
+                    reader: Some(p.reader),
                     undelivered: VecDeque::new(),
                 },
                 private: Replay::new(p.backlog_limit, p.replay_max_age),
@@ -176,11 +185,14 @@ impl Participant {
         &self.entry_json
     }
 
-    /// Sends a session broadcast (the session's ring keeps it for replay) to the socket, or keeps it
-    /// in the backlog while the socket is gone.
+    /// Keeps a session broadcast in the backlog while the socket is gone (an attached socket's
+    /// writer takes it from the session's feed).
     pub fn deliver_broadcast(&self, frame: &Frame) -> Delivery {
         let mut state = self.state.lock();
-        self.send_or_keep(&mut state.link, frame)
+        match &mut state.link {
+            Link::Detached { backlog, .. } => self.keep(backlog, frame),
+            _ => Delivery::Done,
+        }
     }
 
     /// Sends a notification meant for this participant alone, sent when the session's next broadcast
@@ -191,42 +203,51 @@ impl Participant {
             return Delivery::Done;
         }
         state.private.record_at(Private { stamp, frame: frame.clone() }, Instant::now());
-        self.send_or_keep(&mut state.link, frame)
-    }
-
-    fn send_or_keep(&self, link: &mut Link, frame: &Frame) -> Delivery {
-        match link {
-            Link::Attached { socket, undelivered } => match socket.try_send(frame.clone()) {
+        match &mut state.link {
+            Link::Attached { socket, undelivered, .. } => match socket.try_send(frame.clone()) {
                 SendOutcome::Queued => Delivery::Done,
                 SendOutcome::Full => Delivery::Overflow,
                 SendOutcome::Closed if undelivered.len() >= self.backlog_limit => Delivery::Overflow,
                 SendOutcome::Closed => {
-                    undelivered.push_back(frame.clone());
+                    undelivered.push_back((stamp, frame.clone()));
                     Delivery::Done
                 }
             },
-            Link::Detached { backlog, .. } => {
-                if backlog.len() >= self.backlog_limit {
-                    Delivery::Overflow
-                } else {
-                    backlog.push_back(frame.clone());
-                    Delivery::Done
-                }
-            }
+            Link::Detached { backlog, .. } => self.keep(backlog, frame),
             Link::Ended => Delivery::Done,
         }
     }
 
-    /// The socket `socket_id` went away: start buffering. Returns the grace generation to check when
-    /// the grace timer fires, or `None` if the participant is bound to another socket or has ended.
-    pub fn detach(&self, socket_id: u64) -> Option<u64> {
+    fn keep(&self, backlog: &mut VecDeque<Frame>, frame: &Frame) -> Delivery {
+        if backlog.len() >= self.backlog_limit {
+            Delivery::Overflow
+        } else {
+            backlog.push_back(frame.clone());
+            Delivery::Done
+        }
+    }
+
+    /// The socket stops taking the session's broadcasts after those sent so far (the participant
+    /// is leaving the session).
+    pub fn stop_following(&self) {
+        if let Link::Attached { socket, reader, .. } = &mut self.state.lock().link {
+            if let Some(reader) = reader.take() {
+                unfollow(socket, &reader);
+            }
+        }
+    }
+
+    /// The socket `socket_id` went away: start buffering, from what its writer never took from
+    /// `feed`. Returns the grace generation to check when the grace timer fires, or `None` if the
+    /// participant is bound to another socket or has ended. The caller holds the session's lock.
+    pub fn detach(&self, socket_id: u64, feed: &Feed) -> Option<u64> {
         let mut state = self.state.lock();
         let link = &mut state.link;
         match &*link {
             Link::Attached { socket, .. } if socket.id() == socket_id => {
                 let generation = self.bump_generation();
                 let backlog = match std::mem::replace(link, Link::Ended) {
-                    Link::Attached { undelivered, .. } => undelivered,
+                    Link::Attached { reader, undelivered, .. } => never_sent(feed, reader, undelivered),
                     _ => VecDeque::new(),
                 };
                 *link = Link::Detached { backlog, generation };
@@ -236,36 +257,43 @@ impl Participant {
         }
     }
 
+    /// True while the socket is gone inside the resume grace.
+    pub fn is_detached(&self) -> bool {
+        matches!(&self.state.lock().link, Link::Detached { .. })
+    }
+
     /// True when the participant is still detached in grace generation `generation`.
     pub fn is_detached_in(&self, generation: u64) -> bool {
         matches!(&self.state.lock().link, Link::Detached { generation: g, .. } if *g == generation)
     }
 
     /// Binds the participant to a new socket: first `response`, then what it missed in order, then
-    /// live notifications. With `received` (notifications the client got on this RPC session) the
-    /// missed ones come from the replay rings (the session's `broadcasts` and the participant's
-    /// own): exactly those numbered after `received`; without it, those queued since the old socket
-    /// was seen gone. An older socket still attached is killed. The caller holds the session's
-    /// lock, so no broadcast happens meanwhile. `None` if the participant has ended;
-    /// `Some(Delivery::Overflow)` if the new socket could not take it all.
+    /// live notifications (the new socket follows `feed`). With `received` (notifications the
+    /// client got on this RPC session) the missed ones come from the replay rings (the session's
+    /// `broadcasts` and the participant's own): exactly those numbered after `received`; without
+    /// it, those the old socket never got. An older socket still attached is killed. The caller
+    /// holds the session's lock, so no broadcast happens meanwhile. `None` if the participant has
+    /// ended; `Some(Delivery::Overflow)` if the new socket could not take it all.
     pub fn resume(
         &self,
         socket: SocketLink,
         response: Frame,
         received: Option<u64>,
         broadcasts: &Replay<Frame>,
+        feed: &Arc<Feed>,
     ) -> Option<Delivery> {
         let mut state = self.state.lock();
         let queued_since_loss = match std::mem::replace(&mut state.link, Link::Ended) {
             Link::Ended => return None,
             Link::Attached {
                 socket: old,
+                reader,
                 undelivered,
             } => {
                 if old.id() != socket.id() {
                     old.kill();
                 }
-                undelivered
+                never_sent(feed, reader, undelivered)
             }
             Link::Detached { backlog, .. } => {
                 self.bump_generation();
@@ -297,8 +325,11 @@ impl Participant {
                 delivery = Delivery::Overflow;
             }
         }
+        let reader = feed.reader(feed.last_seq() + 1, self.connection_id.clone(), socket.kill_switch());
+        socket.follow(feed.clone(), reader.clone());
         state.link = Link::Attached {
             socket,
+            reader: Some(reader),
             undelivered: VecDeque::new(),
         };
         Some(delivery)
@@ -312,11 +343,17 @@ impl Participant {
     }
 
     /// Ends the participant: nothing more is delivered. Returns the socket it was attached to.
+    /// Its socket stops following the session's feed, if it still did.
     pub fn end(&self) -> Option<SocketLink> {
         let mut state = self.state.lock();
         state.private.clear();
         match std::mem::replace(&mut state.link, Link::Ended) {
-            Link::Attached { socket, .. } => Some(socket),
+            Link::Attached { socket, reader, .. } => {
+                if let Some(reader) = reader {
+                    unfollow(&socket, &reader);
+                }
+                Some(socket)
+            }
             _ => None,
         }
     }
@@ -331,6 +368,33 @@ impl Participant {
         *next += 1;
         *next
     }
+}
+
+/// Tells the socket's writer to stop following the feed after what was appended so far; if the
+/// writer is gone, the reader stops at once (nobody will take what it still holds).
+fn unfollow(socket: &SocketLink, reader: &Reader) {
+    if !socket.unfollow() {
+        reader.stop();
+    }
+}
+
+/// What an attached socket never got, in order: the broadcasts its `reader` did not take from
+/// `feed` (the reader stops), merged with the `undelivered` notifications by their stamps.
+fn never_sent(feed: &Feed, reader: Option<Arc<Reader>>, undelivered: VecDeque<(u64, Frame)>) -> VecDeque<Frame> {
+    let (first, untaken) = match reader {
+        Some(reader) => feed.detach(&reader),
+        None => (0, Vec::new()),
+    };
+    let mut broadcasts = (first..).zip(untaken).peekable();
+    let mut merged = VecDeque::new();
+    for (stamp, frame) in undelivered {
+        while let Some((_, broadcast)) = broadcasts.next_if(|&(seq, _)| seq < stamp) {
+            merged.push_back(broadcast);
+        }
+        merged.push_back(frame);
+    }
+    merged.extend(broadcasts.map(|(_, frame)| frame));
+    merged
 }
 
 fn joined_metadata(client_data: &str, server_data: &str) -> String {

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::config::ServerConfig;
 use crate::model::{LeaveReason, Role, ServerError};
+use crate::outbound::feed::Feed;
 use crate::outbound::SocketLink;
 use crate::participant::{Delivery, NewParticipant, Participant, Profile};
 use crate::pending::PendingTokens;
@@ -55,6 +56,11 @@ struct SessionState {
     participants: Vec<Arc<Participant>>,
     /// What was sent to every participant, kept once for all of them for resumes.
     broadcasts: Replay<Frame>,
+    /// The same broadcasts, numbered alike, as the attached sockets' writers take them.
+    feed: Arc<Feed>,
+    /// Participants whose socket is gone inside the resume grace (and maybe some that are not any
+    /// more): broadcasts go to their backlogs.
+    detached: Vec<Arc<Participant>>,
     pending: PendingTokens,
     closed: bool,
     empty_since: Instant,
@@ -134,6 +140,8 @@ impl Session {
             state: Mutex::new(SessionState {
                 participants: Vec::new(),
                 broadcasts: Replay::new(config.backlog_frames, config.default_replay_age()),
+                feed: Feed::new(config.outbound_queue_frames),
+                detached: Vec::new(),
                 pending: PendingTokens::default(),
                 closed: false,
                 empty_since: Instant::now(),
@@ -195,6 +203,9 @@ impl Session {
         let Some(pending) = st.pending.take_by_secret(key.secret) else {
             return Err(refused());
         };
+        // After its own `participantJoined`, which goes to the others.
+        let first_broadcast = st.next_broadcast() + 1;
+        let reader = st.feed.reader(first_broadcast, pending.connection_id.clone(), req.socket.kill_switch());
         let participant = Arc::new(Participant::new(NewParticipant {
             connection_id: pending.connection_id,
             session_id: self.id.clone(),
@@ -208,15 +219,16 @@ impl Session {
             ip: req.ip,
             profile: pending.profile,
             socket: req.socket.clone(),
+            reader: reader.clone(),
             backlog_limit: hub.config.backlog_frames,
             replay_max_age: hub.config.default_replay_age(),
-            // After its own `participantJoined`, which goes to the others.
-            broadcasts_from: st.next_broadcast() + 1,
+            broadcasts_from: first_broadcast,
         }));
         let joined = wire::participant_joined(&participant);
         let overflowed = broadcast(&mut st, &joined);
         req.socket
             .send(wire::join_response(req.request_id, &participant, &st.participants));
+        req.socket.follow(st.feed.clone(), reader);
         st.participants.push(participant.clone());
         hub.rpc_sessions
             .insert(participant.rpc_session_id.clone(), participant.clone());
@@ -239,7 +251,18 @@ impl Session {
         if st.closed {
             return None;
         }
-        participant.resume(socket, response, received, &st.broadcasts)
+        participant.resume(socket, response, received, &st.broadcasts, &st.feed)
+    }
+
+    /// The socket `socket_id` of `participant` went away (see [`Participant::detach`]): from now
+    /// on broadcasts go to its backlog. `None` if it is bound to another socket or has ended.
+    pub fn detach(&self, participant: &Arc<Participant>, socket_id: u64) -> Option<u64> {
+        let mut st = self.state.lock();
+        let generation = participant.detach(socket_id, &st.feed)?;
+        if !st.detached.iter().any(|p| Arc::ptr_eq(p, participant)) {
+            st.detached.push(participant.clone());
+        }
+        Some(generation)
     }
 
     /// Keeps broadcasts replayable for at least `age` (a client pinging less often than the
@@ -498,6 +521,7 @@ fn evict_locked(
     removal: Removal,
     reply: Option<Reply<'_>>,
 ) -> Overflowed {
+    victim.stop_following();
     let left = wire::participant_left(&victim.connection_id, reason);
     let mut overflowed = broadcast(st, &left);
     if let Some(reply) = reply {
@@ -522,12 +546,20 @@ fn evict_locked(
     overflowed
 }
 
-/// Sends `frame` to every participant and keeps it once, in the session's ring, for resumes.
+/// Sends `frame` to every participant: appended once to the feed the attached sockets' writers
+/// follow, kept in the backlog of those whose socket is gone, and kept once, in the session's ring,
+/// for resumes. Returns who must be evicted: sockets that stopped reading, full backlogs.
 fn broadcast(st: &mut SessionState, frame: &Frame) -> Overflowed {
     let now = Instant::now();
     st.broadcasts.prune_at(now);
     st.broadcasts.record_at(frame.clone(), now);
-    overflowed(&st.participants, |p| p.deliver_broadcast(frame))
+    let mut stalled = st.feed.append(frame.clone());
+    debug_assert_eq!(st.feed.last_seq(), st.broadcasts.last_seq(), "the feed and the ring number alike");
+    if !st.detached.is_empty() {
+        st.detached.retain(|p| p.is_detached());
+        stalled.extend(overflowed(&st.detached, |p| p.deliver_broadcast(frame)));
+    }
+    stalled
 }
 
 /// Sends `frame` to some participants, each keeping it in its own ring for resumes.

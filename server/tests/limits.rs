@@ -117,6 +117,74 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
     drop(slow);
 }
 
+/// Broadcasts reach the members through the session's feed, not through each socket's queue: a
+/// member that stops reading is cut when its writer lags the feed by more than the queue bound.
+#[tokio::test]
+async fn a_client_that_stops_reading_broadcasts_is_disconnected_and_the_others_carry_on() {
+    let server = start_with(ServerConfig {
+        outbound_queue_frames: 16,
+        ..bulk_signals_config()
+    })
+    .await;
+    let session = server.create_session(None).unwrap();
+    let mut sender = join(&server, &session, "Sender").await;
+    let mut watcher = join(&server, &session, "Watcher").await;
+    let slow = join(&server, &session, "Slow").await; // never read from again
+    sender.client.expect("participantJoined").await;
+    sender.client.expect("participantJoined").await;
+    watcher.client.expect("participantJoined").await;
+
+    // The watcher keeps reading (so that only the slow one lags) until the last signal.
+    let watcher_id = watcher.connection_id.clone();
+    let watching = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            let (method, params) = watcher.client.notification().await;
+            if method == "sendMessage" && params["data"] == "all good" {
+                return seen;
+            }
+            if method != "sendMessage" {
+                seen.push((method, params));
+            }
+        }
+    });
+    let message = json!({"data": "z".repeat(32 * 1024), "type": "signal:bulk"}).to_string();
+    let mut evicted = false;
+    // Kernel socket buffers absorb some megabytes first; then the slow socket's writer stops
+    // taking from the feed, and its lag grows past the bound.
+    for _ in 0..4000 {
+        let _ = sender.client.call("sendMessage", json!({"message": message})).await;
+        if sender
+            .client
+            .take_pending()
+            .iter()
+            .any(|m| m["method"] == "participantLeft" && m["params"]["connectionId"] == slow.connection_id.as_str())
+        {
+            evicted = true;
+            break;
+        }
+    }
+    assert!(evicted, "the slow reader was never disconnected");
+
+    // The session still works for the others, and the watcher saw the slow one go.
+    let message = json!({"to": [watcher_id], "data": "all good"}).to_string();
+    sender
+        .client
+        .call("sendMessage", json!({"message": message}))
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(WAIT, watching).await.expect("the watcher got everything").unwrap();
+    let slow_id = json!(slow.connection_id);
+    assert_eq!(
+        seen,
+        [
+            ("participantLeft".to_string(), json!({"connectionId": slow_id, "reason": "networkDisconnect"})),
+            ("participantEvicted".to_string(), json!({"connectionId": slow_id, "reason": "networkDisconnect"})),
+        ]
+    );
+    drop(slow);
+}
+
 #[tokio::test]
 async fn a_client_that_keeps_reading_is_not_disconnected_under_the_same_load() {
     let server = start_with(ServerConfig {

@@ -8,6 +8,8 @@
 //! largest message it ever sent, for as long as the socket lives).
 
 mod batch;
+pub mod feed;
+mod outlet;
 pub mod queue;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +23,9 @@ use tokio::time::Instant;
 
 use batch::BatchEncoder;
 use crate::rpc::Frame;
+use feed::{Feed, Reader};
+pub use outlet::Outlet;
+use outlet::{Item, Queued};
 
 /// Frames written before one flush, at most.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
@@ -51,17 +56,21 @@ pub enum SendOutcome {
 
 static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Cheap, cloneable handle to one socket's outbound queue.
+/// Cheap, cloneable handle to one socket's outbound path: its own queue, and the session feed its
+/// writer follows while the socket's participant is in a session.
 #[derive(Clone, Debug)]
 pub struct SocketLink {
     id: u64,
-    tx: queue::Sender<Outbound>,
+    tx: queue::Sender<Queued>,
     kill: Arc<watch::Sender<bool>>,
+    /// The feed the writer follows (or will, once it reaches the `Follow` queued last): queued
+    /// items are stamped with its next number, so they go out after every entry appended before.
+    feed: Arc<parking_lot::Mutex<Option<Arc<Feed>>>>,
 }
 
 impl SocketLink {
-    /// Creates the link and the receiving ends for the writer and reader tasks.
-    pub fn new(queue_frames: usize) -> (SocketLink, queue::Receiver<Outbound>, watch::Receiver<bool>) {
+    /// Creates the link, the writer's outlet and the kill switch's receiver.
+    pub fn new(queue_frames: usize) -> (SocketLink, Outlet, watch::Receiver<bool>) {
         let (tx, rx) = queue::bounded(queue_frames);
         let (kill, kill_rx) = watch::channel(false);
         let id = NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed);
@@ -70,10 +79,45 @@ impl SocketLink {
                 id,
                 tx,
                 kill: Arc::new(kill),
+                feed: Arc::default(),
             },
-            rx,
+            Outlet::new(rx),
             kill_rx,
         )
+    }
+
+    fn stamped(&self, item: Item) -> Queued {
+        let stamp = self.feed.lock().as_ref().map_or(0, |feed| feed.last_seq() + 1);
+        Queued { stamp, item }
+    }
+
+    fn push(&self, item: Item) -> Result<(), queue::PushError<Queued>> {
+        self.tx.try_send(self.stamped(item))
+    }
+
+    /// From now on the writer also sends `feed`'s entries, from `reader`'s position on, after
+    /// everything queued so far. Kills the socket if its queue is full.
+    pub fn follow(&self, feed: Arc<Feed>, reader: Arc<Reader>) {
+        let item = self.stamped(Item::Follow(feed.clone(), reader));
+        *self.feed.lock() = Some(feed);
+        if self.tx.try_send(item).is_err() {
+            self.kill();
+        }
+    }
+
+    /// The writer stops following its feed after the entries appended so far. Returns `false` if
+    /// that could not be queued (the writer is gone, or its queue is full: the socket is killed).
+    pub fn unfollow(&self) -> bool {
+        let item = self.stamped(Item::Unfollow);
+        *self.feed.lock() = None;
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(queue::PushError::Full(_)) => {
+                self.kill();
+                false
+            }
+            Err(queue::PushError::Closed(_)) => false,
+        }
     }
 
     /// Unique id of the socket.
@@ -89,7 +133,7 @@ impl SocketLink {
 
     /// Queues a frame and says what happened; a full queue kills the socket.
     pub fn try_send(&self, frame: Frame) -> SendOutcome {
-        match self.tx.try_send(Outbound::Text(frame)) {
+        match self.push(Item::Out(Outbound::Text(frame))) {
             Ok(()) => SendOutcome::Queued,
             Err(queue::PushError::Full(_)) => {
                 // Only the send that trips the kill switch reports the overflow: until the socket's
@@ -107,14 +151,14 @@ impl SocketLink {
 
     /// Queues a close frame after everything already queued (kills the socket if the queue is full).
     pub fn close(&self, code: u16, reason: &'static str) {
-        if self.tx.try_send(Outbound::Close(code, reason)).is_err() {
+        if self.push(Item::Out(Outbound::Close(code, reason))).is_err() {
             self.kill();
         }
     }
 
     /// Queues the answer to the peer's close frame (kills the socket if the queue is full).
     pub fn reply_to_close(&self, code: Option<u16>) {
-        if self.tx.try_send(Outbound::CloseReply(code)).is_err() {
+        if self.push(Item::Out(Outbound::CloseReply(code))).is_err() {
             self.kill();
         }
     }
@@ -122,7 +166,7 @@ impl SocketLink {
     /// Queues the answer to a ping (dropped if the queue is full: the peer is not reading anyway,
     /// and the next notification that finds the queue full evicts it).
     pub fn pong(&self, payload: Bytes) {
-        let _ = self.tx.try_send(Outbound::Pong(payload));
+        let _ = self.push(Item::Out(Outbound::Pong(payload)));
     }
 
     /// Drops the socket now, without a close frame.
@@ -152,22 +196,23 @@ pub struct WriterPacing {
     pub close_linger: Duration,
 }
 
-/// Drains the queue into the socket, coalescing frames per [`WriterPacing`], until a close frame is
-/// sent, writing fails or every sender is gone. After a close frame it waits `close_linger` for the
+/// Drains the outlet (the socket's queue merged with the feed it follows) into the socket,
+/// coalescing frames per [`WriterPacing`], until a close frame is sent, writing fails or every
+/// sender is gone. After a close frame it waits `close_linger` for the
 /// peer, then kills the socket; after the answer to the peer's close frame it stops at once.
 ///
 /// The socket task aborts the writer when the socket is killed, so a write blocked on a peer that
 /// stopped reading never outlives the socket.
 pub async fn run_writer<W: AsyncWrite + Unpin>(
     mut sink: W,
-    mut rx: queue::Receiver<Outbound>,
+    mut outlet: Outlet,
     kill_switch: Arc<watch::Sender<bool>>,
     pacing: WriterPacing,
 ) {
     // When the last write ended having drained the queue (a write cut short by the batch size
     // limit is followed at once by the next one).
     let mut last_drained_write: Option<Instant> = None;
-    while let Some(mut batch) = rx.recv_many(MAX_FRAMES_PER_FLUSH).await {
+    while outlet.ready().await {
         match last_drained_write.map(|at| at + pacing.coalesce) {
             // Busy socket: let more frames gather until the interval is over.
             Some(due) if Instant::now() < due => tokio::time::sleep_until(due).await,
@@ -175,11 +220,12 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
             // socket, which then go out in the same write (one syscall for many frames).
             _ => tokio::task::yield_now().await,
         }
-        if batch.len() < MAX_FRAMES_PER_FLUSH {
-            batch.append(&mut rx.take_now(MAX_FRAMES_PER_FLUSH - batch.len()));
+        let batch = outlet.take_now(MAX_FRAMES_PER_FLUSH);
+        if batch.is_empty() {
+            continue;
         }
         match write_batch(&mut sink, batch).await {
-            Ok(BatchEnd::Written) if rx.is_empty() => last_drained_write = Some(Instant::now()),
+            Ok(BatchEnd::Written) if outlet.is_empty() => last_drained_write = Some(Instant::now()),
             Ok(BatchEnd::Written) => last_drained_write = None,
             Ok(BatchEnd::Closed) => break,
             Ok(BatchEnd::Replied) => return,

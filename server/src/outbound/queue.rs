@@ -6,9 +6,8 @@
 //! permit, a slot claim and a wake-up check on every send, and a pop per frame on the other side.)
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 
@@ -113,24 +112,31 @@ impl<T> std::fmt::Debug for Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Ready with `true` when something is queued, with `false` once every sender is gone and the
+    /// queue is empty; otherwise the task is woken by the next send.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut state = self.shared.state.lock();
+        if !state.items.is_empty() {
+            return Poll::Ready(true);
+        }
+        if state.senders == 0 {
+            return Poll::Ready(false);
+        }
+        match &mut state.waiting {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => state.waiting = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     /// Waits until something is queued and takes up to `max` items, oldest first; `None` once every
     /// sender is gone and the queue is empty.
+    #[cfg(test)]
     pub async fn recv_many(&mut self, max: usize) -> Option<Vec<T>> {
-        poll_fn(|cx| {
-            let mut state = self.shared.state.lock();
-            if !state.items.is_empty() {
-                return Poll::Ready(Some(take(&mut state.items, max)));
-            }
-            if state.senders == 0 {
-                return Poll::Ready(None);
-            }
-            match &mut state.waiting {
-                Some(waker) => waker.clone_from(cx.waker()),
-                None => state.waiting = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
+        match std::future::poll_fn(|cx| self.poll_ready(cx)).await {
+            true => Some(self.take_now(max)),
+            false => None,
+        }
     }
 
     /// Takes up to `max` items without waiting (none when the queue is empty).
@@ -139,6 +145,7 @@ impl<T> Receiver<T> {
     }
 
     /// Takes the oldest item, if any, without waiting.
+    #[cfg(test)]
     pub fn try_recv(&mut self) -> Option<T> {
         let mut state = self.shared.state.lock();
         let item = state.items.pop_front();

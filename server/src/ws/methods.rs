@@ -120,7 +120,10 @@ impl Connection {
         let Some(participant) = self.participant.take() else {
             return;
         };
-        let Some(generation) = participant.detach(self.link.id()) else {
+        let Some(session) = self.hub.session(&participant.session_id) else {
+            return; // the session is gone, and the participant with it
+        };
+        let Some(generation) = session.detach(&participant, self.link.id()) else {
             return;
         };
         tracing::info!(session = %participant.session_id, connection = %participant.connection_id,
