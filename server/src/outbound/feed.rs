@@ -150,9 +150,12 @@ impl Feed {
         stalled
     }
 
-    /// Copies into `out` the entries `reader` has not taken, numbered below `before`, at most
-    /// `max`, and moves the reader past them. A reader that is not active takes nothing.
-    pub fn take(&self, reader: &Reader, before: u64, max: usize, out: &mut Vec<Frame>) {
+    /// Hands to `out` the entries `reader` has not taken, numbered below `before`, at most `max`,
+    /// and moves the reader past them. A reader that is not active takes nothing.
+    pub fn take(&self, reader: &Reader, before: u64, max: usize, mut out: impl FnMut(Frame)) {
+        if reader.next() > self.last_seq().min(before.saturating_sub(1)) {
+            return; // nothing to take: no lock
+        }
         let inner = self.inner.lock();
         if !reader.slot.lock().active {
             return;
@@ -168,12 +171,15 @@ impl Feed {
         }
         let count = ((until - from) as usize).min(max);
         let skip = (from - first) as usize;
-        out.extend(inner.entries.range(skip..skip + count).cloned());
+        inner.entries.range(skip..skip + count).for_each(|frame| out(frame.clone()));
         reader.next.store(from + count as u64, Ordering::Release);
     }
 
     /// True when `reader` has something to take; otherwise `waker` is woken by the next append.
     pub fn ready_or_wake(&self, reader: &Arc<Reader>, waker: &Waker) -> bool {
+        if reader.next() <= self.last_seq() && reader.is_active() {
+            return true;
+        }
         let mut inner = self.inner.lock();
         let mut slot = reader.slot.lock();
         if !slot.active {
@@ -268,8 +274,8 @@ mod tests {
 
     fn take(feed: &Feed, reader: &Reader, before: u64, max: usize) -> Vec<String> {
         let mut out = Vec::new();
-        feed.take(reader, before, max, &mut out);
-        out.iter().map(|frame| frame.as_str().to_string()).collect()
+        feed.take(reader, before, max, |frame| out.push(frame.as_str().to_string()));
+        out
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use super::feed::{Feed, Reader};
+use super::queue::KEEP_CAPACITY;
 use super::queue;
 use super::Outbound;
 
@@ -41,12 +42,11 @@ pub struct Outlet {
     /// Items taken from the queue and not handled yet, oldest first.
     staged: VecDeque<Queued>,
     following: Option<(Arc<Feed>, Arc<Reader>)>,
-    frames: Vec<crate::rpc::Frame>,
 }
 
 impl Outlet {
     pub(super) fn new(rx: queue::Receiver<Queued>) -> Outlet {
-        Outlet { rx, staged: VecDeque::new(), following: None, frames: Vec::new() }
+        Outlet { rx, staged: VecDeque::new(), following: None }
     }
 
     /// Takes up to `max` items to send, in order, without waiting (none when there is nothing).
@@ -61,13 +61,19 @@ impl Outlet {
             }
             if let (Some((feed, reader)), Some(upto)) = (&self.following, upto) {
                 let before = self.staged.front().map_or(upto + 1, |queued| queued.stamp.min(upto + 1));
-                feed.take(reader, before, max - out.len(), &mut self.frames);
-                if !self.frames.is_empty() {
-                    out.extend(self.frames.drain(..).map(Outbound::Text));
+                let taken = out.len();
+                feed.take(reader, before, max - out.len(), |frame| out.push(Outbound::Text(frame)));
+                if out.len() > taken {
                     continue;
                 }
             }
-            let Some(queued) = self.staged.pop_front() else { break };
+            let Some(queued) = self.staged.pop_front() else {
+                // An idle socket keeps no room for the burst it once had.
+                if self.staged.capacity() > KEEP_CAPACITY {
+                    self.staged = VecDeque::new();
+                }
+                break;
+            };
             match queued.item {
                 Item::Out(item) => out.push(item),
                 Item::Follow(feed, reader) => {

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 /// A drained queue keeps at most this much room; more is given back to the allocator, so an idle
 /// socket holds no memory for the burst it once had.
-const KEEP_CAPACITY: usize = 16;
+pub(crate) const KEEP_CAPACITY: usize = 16;
 
 /// Why an item was not queued.
 #[derive(Debug, PartialEq, Eq)]
