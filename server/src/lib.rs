@@ -2,6 +2,7 @@
 //! REST at `/openvidu/api`), usable standalone (`otc-server` binary) or embedded ([`EmbeddedServer`]).
 #![warn(missing_docs)]
 
+mod accept;
 mod admin;
 pub mod config;
 pub mod embedded;
