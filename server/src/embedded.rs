@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-
-use crate::accept::Acceptor;
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, ConnectionRequest, SessionRequest};
@@ -110,7 +108,6 @@ impl EmbeddedServer {
         };
         let listener = bind_listener(config.listen).map_err(StartError::Bind)?;
         let local_addr = listener.local_addr().map_err(StartError::Bind)?;
-        let acceptor = Acceptor::spawn(listener).map_err(StartError::Bind)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = config
             .public_url
@@ -118,7 +115,7 @@ impl EmbeddedServer {
             .unwrap_or_else(|| format!("{scheme}://{}", loopback_host(local_addr)));
         let hub = ServerState::new(config, token_base(&public_url)?);
         spawn_idle_sweeper(&hub);
-        let serve = tokio::spawn(http::serve(acceptor, http::app(hub.clone()), tls.clone(), hub.clone()));
+        let serve = tokio::spawn(http::serve(listener, http::app(hub.clone()), tls.clone(), hub.clone()));
         tracing::info!(%local_addr, tls = tls.is_some(), "server started");
         Ok(EmbeddedServer {
             hub,

@@ -7,13 +7,12 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 use tower_http::cors::CorsLayer;
 
-use crate::accept::Acceptor;
 use crate::state::ServerState;
 use crate::ws::{self, PeerAddr};
 
@@ -53,30 +52,27 @@ pub fn tls_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor, Stri
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves the connections the accept thread takes until shutdown, then closes the listener (freeing
-/// the port), stops every connection and waits for sockets to close.
-pub async fn serve(mut acceptor: Acceptor, app: Router, tls: Option<TlsAcceptor>, hub: Arc<ServerState>) {
+/// Accepts connections until shutdown, then stops every connection, waits for sockets to close
+/// and drops the listener (freeing the port).
+pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>, hub: Arc<ServerState>) {
     let mut shutdown = hub.shutdown_signal();
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             _ = crate::outbound::killed(&mut shutdown) => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = acceptor.next() => match accepted {
-                Some((stream, peer)) => match TcpStream::from_std(stream) {
-                    Ok(stream) => {
-                        connections.spawn(serve_connection(stream, peer, app.clone(), tls.clone()));
-                    }
-                    Err(error) => tracing::warn!(%peer, %error, "accepted connection dropped"),
-                },
-                None => {
-                    tracing::error!("the accept thread stopped: shutting down");
-                    break;
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(stream, peer, app.clone(), tls.clone()));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
         }
     }
-    acceptor.stop().await;
+    drop(listener);
     connections.shutdown().await;
     let mut sockets = hub.live_sockets();
     let _ = tokio::time::timeout(SOCKET_DRAIN_TIMEOUT, sockets.wait_for(|n| *n == 0)).await;

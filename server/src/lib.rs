@@ -2,7 +2,6 @@
 //! REST at `/openvidu/api`), usable standalone (`otc-server` binary) or embedded ([`EmbeddedServer`]).
 #![warn(missing_docs)]
 
-mod accept;
 mod admin;
 pub mod config;
 pub mod embedded;
