@@ -81,21 +81,11 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
 
     let chunk = "z".repeat(32 * 1024);
     let message = json!({"to": [slow.connection_id], "data": chunk, "type": "signal:bulk"}).to_string();
-    let mut evicted = false;
     // Kernel socket buffers absorb some megabytes first; then the bounded queue overflows.
-    for _ in 0..4000 {
-        let _ = sender.client.call("sendMessage", json!({"message": message})).await;
-        if sender
-            .client
-            .take_pending()
-            .iter()
-            .any(|m| m["method"] == "participantLeft" && m["params"]["connectionId"] == slow.connection_id.as_str())
-        {
-            evicted = true;
-            break;
-        }
-    }
-    assert!(evicted, "the slow reader was never disconnected");
+    assert!(
+        signal_until_left(&mut sender.client, &message, &slow.connection_id).await,
+        "the slow reader was never disconnected"
+    );
     let left = watcher.client.expect("participantLeft").await;
     assert_eq!(
         left,
@@ -149,22 +139,12 @@ async fn a_client_that_stops_reading_broadcasts_is_disconnected_and_the_others_c
         }
     });
     let message = json!({"data": "z".repeat(32 * 1024), "type": "signal:bulk"}).to_string();
-    let mut evicted = false;
     // Kernel socket buffers absorb some megabytes first; then the slow socket's writer stops
     // taking from the feed, and its lag grows past the bound.
-    for _ in 0..4000 {
-        let _ = sender.client.call("sendMessage", json!({"message": message})).await;
-        if sender
-            .client
-            .take_pending()
-            .iter()
-            .any(|m| m["method"] == "participantLeft" && m["params"]["connectionId"] == slow.connection_id.as_str())
-        {
-            evicted = true;
-            break;
-        }
-    }
-    assert!(evicted, "the slow reader was never disconnected");
+    assert!(
+        signal_until_left(&mut sender.client, &message, &slow.connection_id).await,
+        "the slow reader was never disconnected"
+    );
 
     // The session still works for the others, and the watcher saw the slow one go.
     let message = json!({"to": [watcher_id], "data": "all good"}).to_string();
@@ -218,6 +198,22 @@ async fn a_client_that_keeps_reading_is_not_disconnected_under_the_same_load() {
     }
     assert_eq!(tokio::time::timeout(WAIT, reading).await.unwrap().unwrap(), COUNT);
     sender.client.expect_silence(Duration::from_millis(200)).await;
+}
+
+/// Sends the `sendMessage` `message` (at most 4000 times) until `sender` is told that `slow` left;
+/// returns whether it was.
+async fn signal_until_left(sender: &mut RpcClient, message: &str, slow: &str) -> bool {
+    for _ in 0..4000 {
+        let _ = sender.call("sendMessage", json!({"message": message})).await;
+        if sender
+            .take_pending()
+            .iter()
+            .any(|m| m["method"] == "participantLeft" && m["params"]["connectionId"] == slow)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// A small-limits server for the limit tests below.
@@ -481,18 +477,11 @@ async fn a_client_that_stops_reading_is_cut_while_a_thousand_others_in_its_sessi
     let slow = join(&server, &session, "Slow").await; // never read from again
     let chunk = "z".repeat(32 * 1024);
     let message = json!({"to": [slow.connection_id], "data": chunk}).to_string();
-    let mut cut = false;
     // Kernel socket buffers absorb some megabytes first; then the bounded queue overflows.
-    for _ in 0..4000 {
-        let _ = sender.client.call("sendMessage", json!({"message": message})).await;
-        if sender.client.take_pending().iter().any(|m| {
-            m["method"] == "participantLeft" && m["params"]["connectionId"] == slow.connection_id.as_str()
-        }) {
-            cut = true;
-            break;
-        }
-    }
-    assert!(cut, "the slow reader was never disconnected");
+    assert!(
+        signal_until_left(&mut sender.client, &message, &slow.connection_id).await,
+        "the slow reader was never disconnected"
+    );
 
     let broadcast = json!({"data": MARKER}).to_string();
     sender.client.call("sendMessage", json!({"message": broadcast})).await.unwrap();

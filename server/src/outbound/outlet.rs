@@ -147,6 +147,14 @@ mod tests {
             .collect()
     }
 
+    /// A feed, and a socket whose writer follows it from its first entry.
+    fn following_a_new_feed() -> (Arc<Feed>, SocketLink, Outlet) {
+        let feed = Feed::new(100);
+        let (link, outlet, _kill) = SocketLink::new(100);
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        (feed, link, outlet)
+    }
+
     #[test]
     fn queued_frames_go_out_between_the_broadcasts_appended_before_and_after_them() {
         let feed = Feed::new(100);
@@ -167,9 +175,7 @@ mod tests {
 
     #[test]
     fn after_unfollow_later_broadcasts_are_not_sent() {
-        let feed = Feed::new(100);
-        let (link, mut outlet, _kill) = SocketLink::new(100);
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        let (feed, link, mut outlet) = following_a_new_feed();
         feed.append(Frame::from("before"));
         assert!(link.unfollow());
         feed.append(Frame::from("after"));
@@ -180,9 +186,7 @@ mod tests {
 
     #[test]
     fn batches_stop_at_max_and_resume_where_they_stopped() {
-        let feed = Feed::new(100);
-        let (link, mut outlet, _kill) = SocketLink::new(100);
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        let (feed, link, mut outlet) = following_a_new_feed();
         for n in 0..5 {
             feed.append(Frame::from(format!("b{n}")));
             link.send(Frame::from(format!("p{n}")));
@@ -193,9 +197,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_writer_waiting_for_work_is_woken_by_a_broadcast() {
-        let feed = Feed::new(100);
-        let (link, mut outlet, _kill) = SocketLink::new(100);
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        let (feed, link, mut outlet) = following_a_new_feed();
         assert!(outlet.take_now(10).is_empty(), "the follow itself sends nothing");
         let appender = {
             let feed = feed.clone();
