@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use futures_util::StreamExt;
 use hyper::{Method, StatusCode};
-use otc_server::{ConnectionOptions, Role, ServerConfig, ServerError};
+use otc_server::{ConnectionOptions, EmbeddedServer, Role, ServerConfig, ServerError};
 use serde_json::json;
 
 /// The test configuration with signal size and rate limits out of the way (for bulk-data tests).
@@ -64,8 +64,9 @@ async fn binary_frames_are_ignored() {
     assert_eq!(client.ping(Some(5000)).await["value"], "pong");
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
+/// A server whose sockets queue at most 16 frames, and a session of three: a sender, a watcher and
+/// a member that never reads again (the last one).
+async fn sender_watcher_and_slow_reader() -> (EmbeddedServer, Joined, Joined, Joined) {
     let server = start_with(ServerConfig {
         outbound_queue_frames: 16,
         ..bulk_signals_config()
@@ -74,10 +75,16 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
     let session = server.create_session(None).unwrap();
     let mut sender = join(&server, &session, "Sender").await;
     let mut watcher = join(&server, &session, "Watcher").await;
-    let slow = join(&server, &session, "Slow").await; // never read from again
+    let slow = join(&server, &session, "Slow").await;
     sender.client.expect("participantJoined").await;
     sender.client.expect("participantJoined").await;
     watcher.client.expect("participantJoined").await;
+    (server, sender, watcher, slow)
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
+    let (_server, mut sender, mut watcher, slow) = sender_watcher_and_slow_reader().await;
 
     let chunk = "z".repeat(32 * 1024);
     let message = json!({"to": [slow.connection_id], "data": chunk, "type": "signal:bulk"}).to_string();
@@ -111,18 +118,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_others_carry_on() {
 /// member that stops reading is cut when its writer lags the feed by more than the queue bound.
 #[tokio::test]
 async fn a_client_that_stops_reading_broadcasts_is_disconnected_and_the_others_carry_on() {
-    let server = start_with(ServerConfig {
-        outbound_queue_frames: 16,
-        ..bulk_signals_config()
-    })
-    .await;
-    let session = server.create_session(None).unwrap();
-    let mut sender = join(&server, &session, "Sender").await;
-    let mut watcher = join(&server, &session, "Watcher").await;
-    let slow = join(&server, &session, "Slow").await; // never read from again
-    sender.client.expect("participantJoined").await;
-    sender.client.expect("participantJoined").await;
-    watcher.client.expect("participantJoined").await;
+    let (_server, mut sender, mut watcher, slow) = sender_watcher_and_slow_reader().await;
 
     // The watcher keeps reading (so that only the slow one lags) until the last signal.
     let watcher_id = watcher.connection_id.clone();
