@@ -232,7 +232,10 @@ impl Participant {
     pub fn stop_following(&self) {
         if let Link::Attached { socket, reader, .. } = &mut self.state.lock().link {
             if let Some(reader) = reader.take() {
-                unfollow(socket, &reader);
+                // If the writer is gone, the reader stops at once (nobody will take what it holds).
+                if !socket.unfollow() {
+                    reader.stop();
+                }
             }
         }
     }
@@ -343,15 +346,13 @@ impl Participant {
     }
 
     /// Ends the participant: nothing more is delivered. Returns the socket it was attached to.
-    /// Its socket stops following the session's feed, if it still did.
+    /// Called after [`Participant::stop_following`], once the removal is broadcast.
     pub fn end(&self) -> Option<SocketLink> {
         let mut state = self.state.lock();
         state.private.clear();
         match std::mem::replace(&mut state.link, Link::Ended) {
             Link::Attached { socket, reader, .. } => {
-                if let Some(reader) = reader {
-                    unfollow(&socket, &reader);
-                }
+                debug_assert!(reader.is_none(), "the socket stopped following before the removal was broadcast");
                 Some(socket)
             }
             _ => None,
@@ -367,14 +368,6 @@ impl Participant {
         let mut next = self.next_generation.lock();
         *next += 1;
         *next
-    }
-}
-
-/// Tells the socket's writer to stop following the feed after what was appended so far; if the
-/// writer is gone, the reader stops at once (nobody will take what it still holds).
-fn unfollow(socket: &SocketLink, reader: &Reader) {
-    if !socket.unfollow() {
-        reader.stop();
     }
 }
 

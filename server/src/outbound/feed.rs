@@ -42,6 +42,13 @@ struct FeedInner {
     next_check: u64,
 }
 
+impl FeedInner {
+    /// Number of the oldest entry kept, when the newest is numbered `last`.
+    fn first_seq(&self, last: u64) -> u64 {
+        last + 1 - self.entries.len() as u64
+    }
+}
+
 /// One writer's position in a feed.
 pub struct Reader {
     /// Number of the next entry this reader takes.
@@ -140,7 +147,7 @@ impl Feed {
             oldest_needed = oldest_needed.min(next);
             true
         });
-        let first = last + 1 - inner.entries.len() as u64;
+        let first = inner.first_seq(last);
         let drop_count = oldest_needed.saturating_sub(first).min(inner.entries.len() as u64) as usize;
         inner.entries.drain(..drop_count);
         if inner.entries.capacity() > 64 && inner.entries.len() < inner.entries.capacity() / 4 {
@@ -162,7 +169,7 @@ impl Feed {
         }
         let next = reader.next.load(Ordering::Relaxed);
         let last = self.last_seq.load(Ordering::Relaxed);
-        let first = last + 1 - inner.entries.len() as u64;
+        let first = inner.first_seq(last);
         // Entries are kept until every active reader took them, so `next >= first` holds.
         let from = next.max(first);
         let until = before.min(last + 1);
@@ -175,9 +182,14 @@ impl Feed {
         reader.next.store(from + count as u64, Ordering::Release);
     }
 
+    /// True when `reader` is active and has something to take (read without the feed's lock).
+    pub fn has_unread(&self, reader: &Reader) -> bool {
+        reader.next() <= self.last_seq() && reader.is_active()
+    }
+
     /// True when `reader` has something to take; otherwise `waker` is woken by the next append.
     pub fn ready_or_wake(&self, reader: &Arc<Reader>, waker: &Waker) -> bool {
-        if reader.next() <= self.last_seq() && reader.is_active() {
+        if self.has_unread(reader) {
             return true;
         }
         let mut inner = self.inner.lock();
@@ -212,7 +224,7 @@ impl Feed {
         slot.active = false;
         slot.waker = None;
         let last = self.last_seq.load(Ordering::Relaxed);
-        let first = last + 1 - inner.entries.len() as u64;
+        let first = inner.first_seq(last);
         let from = next.max(first);
         let skip = ((from - first) as usize).min(inner.entries.len());
         (from, inner.entries.range(skip..).cloned().collect())

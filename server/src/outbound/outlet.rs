@@ -112,10 +112,7 @@ impl Outlet {
     pub fn is_empty(&self) -> bool {
         self.staged.is_empty()
             && self.rx.is_empty()
-            && self
-                .following
-                .as_ref()
-                .is_none_or(|(feed, reader)| !reader.is_active() || reader.next() > feed.last_seq())
+            && self.following.as_ref().is_none_or(|(feed, reader)| !feed.has_unread(reader))
     }
 
     fn stop_following(&mut self) {
