@@ -28,6 +28,10 @@ pub struct ServerConfig {
     /// Least time between two writes to one busy socket: frames that arrive within it go out together
     /// in one write (a socket idle for longer is written at once). Zero: write as soon as possible.
     pub write_coalesce: Duration,
+    /// Most time between two writes of broadcasts to one busy socket: while the runtime falls
+    /// behind, the pacing grows from `write_coalesce` up to this (fewer, bigger writes), and shrinks
+    /// back once it keeps up ([`crate::outbound::pacer`]). At or below `write_coalesce`: fixed pacing.
+    pub write_coalesce_max: Duration,
     /// Sessions nobody is connected to are removed after this long.
     pub session_idle_timeout: Duration,
     /// Largest accepted WebSocket message/frame; bigger ones close the socket with 1009.
@@ -70,6 +74,7 @@ impl Default for ServerConfig {
             reconnect_grace: Duration::from_secs(10),
             close_grace: Duration::from_secs(10),
             write_coalesce: Duration::from_millis(10),
+            write_coalesce_max: Duration::from_secs(1),
             session_idle_timeout: Duration::from_secs(600),
             max_ws_message_bytes: 64 * 1024,
             max_rest_body_bytes: 64 * 1024,

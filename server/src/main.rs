@@ -59,6 +59,10 @@ struct Cli {
     /// Least time (ms) between two writes to a busy socket; frames arriving meanwhile share one write.
     #[arg(long, default_value_t = 10)]
     write_coalesce_ms: u64,
+    /// Most time (ms) between two writes of broadcasts to a busy socket while the server falls
+    /// behind (the pacing adapts between --write-coalesce-ms and this; equal or lower: fixed).
+    #[arg(long, default_value_t = 1000)]
+    write_coalesce_max_ms: u64,
     /// Sessions nobody is in are removed after this many ms.
     #[arg(long, default_value_t = 600_000)]
     session_idle_timeout_ms: u64,
@@ -116,6 +120,7 @@ impl Cli {
             reconnect_grace: Duration::from_millis(self.reconnect_grace_ms),
             close_grace: Duration::from_millis(self.close_grace_ms),
             write_coalesce: Duration::from_millis(self.write_coalesce_ms),
+            write_coalesce_max: Duration::from_millis(self.write_coalesce_max_ms),
             session_idle_timeout: Duration::from_millis(self.session_idle_timeout_ms),
             max_ws_message_bytes: self.max_ws_message_bytes.max(1024),
             max_rest_body_bytes: self.max_rest_body_bytes.max(1024),

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::ServerConfig;
 use crate::model::LeaveReason;
+use crate::outbound::pacer::Pacer;
 use crate::participant::Participant;
 use crate::session::Session;
 
@@ -23,6 +24,8 @@ pub struct ServerState {
     pub sessions: DashMap<String, Arc<Session>>,
     /// Joined participants by RPC session id (for `connect`).
     pub rpc_sessions: DashMap<String, Arc<Participant>>,
+    /// The pacing of broadcast writes, shared by every socket's writer.
+    pub pacer: Arc<Pacer>,
     /// Sessions registered or being registered (bounded by `config.max_sessions`).
     session_slots: AtomicUsize,
     shutdown: watch::Sender<bool>,
@@ -44,6 +47,7 @@ impl ServerState {
         let (shutdown, _) = watch::channel(false);
         let (sockets, _) = watch::channel(0);
         Arc::new(ServerState {
+            pacer: Pacer::new(config.write_coalesce, config.write_coalesce_max),
             config,
             token_base,
             sessions: DashMap::new(),

@@ -1,6 +1,7 @@
-//! Per-socket outbound path: a bounded queue ([`queue`]) drained by one writer task that coalesces
-//! frames (many frames, one write; on a busy socket at most one write per pacing interval), plus a
-//! kill switch that drops the socket at once.
+//! Per-socket outbound path: a bounded queue ([`queue`]) merged with the session's feed
+//! ([`outlet`]), drained by one writer task that coalesces frames (many frames, one write; on a busy
+//! socket at most one write of broadcasts per pacing interval, which adapts to the load:
+//! [`pacer`]), plus a kill switch that drops the socket at once.
 //!
 //! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]) into a scratch buffer that
 //! lives for one write, and big payloads go out straight from the shared notification bytes: a
@@ -10,6 +11,7 @@
 mod batch;
 pub mod feed;
 mod outlet;
+pub mod pacer;
 pub mod queue;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +27,7 @@ use batch::BatchEncoder;
 use crate::rpc::Frame;
 use feed::{Feed, Reader};
 pub use outlet::Outlet;
+use pacer::{Cadence, Pacer};
 use outlet::{Item, Queued};
 
 /// Frames written before one flush, at most.
@@ -186,12 +189,14 @@ pub async fn killed(kill: &mut watch::Receiver<bool>) {
 }
 
 /// How the writer task paces its writes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WriterPacing {
-    /// Least time between two writes to the socket. A frame that finds the socket idle longer than
-    /// this goes out at once; frames arriving faster wait for the rest of the interval and then go
-    /// out together, in one write. Zero writes as soon as frames are queued.
-    pub coalesce: Duration,
+    /// Least time between two writes of broadcasts to the socket, adapted to the load. A broadcast
+    /// that finds the socket idle longer than this goes out at once; broadcasts arriving faster
+    /// wait for the rest of the interval and then go out together, in one write. Anything for
+    /// this socket alone (an answer, a private frame) ends the wait: it goes out at once, after
+    /// the broadcasts that precede it.
+    pub pacer: Arc<Pacer>,
     /// After a close frame, how long to wait for the peer before dropping the socket.
     pub close_linger: Duration,
 }
@@ -209,13 +214,17 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
     kill_switch: Arc<watch::Sender<bool>>,
     pacing: WriterPacing,
 ) {
-    // When the last write ended having drained the queue (a write cut short by the batch size
-    // limit is followed at once by the next one).
-    let mut last_drained_write: Option<Instant> = None;
+    let mut cadence = Cadence::default();
     while outlet.ready().await {
-        match last_drained_write.map(|at| at + pacing.coalesce) {
-            // Busy socket: let more frames gather until the interval is over.
-            Some(due) if Instant::now() < due => tokio::time::sleep_until(due).await,
+        match cadence.due(pacing.pacer.interval()) {
+            // Busy socket: let more broadcasts gather until the interval is over, unless something
+            // for this socket alone comes first.
+            Some(due) if Instant::now() < due => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = outlet.queued() => {}
+                }
+            }
             // Let the tasks that are ready run first: under load they queue more frames for this
             // socket, which then go out in the same write (one syscall for many frames).
             _ => tokio::task::yield_now().await,
@@ -224,9 +233,9 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
         if batch.is_empty() {
             continue;
         }
+        let frames = batch.len();
         match write_batch(&mut sink, batch).await {
-            Ok(BatchEnd::Written) if outlet.is_empty() => last_drained_write = Some(Instant::now()),
-            Ok(BatchEnd::Written) => last_drained_write = None,
+            Ok(BatchEnd::Written) => cadence.wrote(frames, outlet.is_empty(), Instant::now()),
             Ok(BatchEnd::Closed) => break,
             Ok(BatchEnd::Replied) => return,
             Err(_) => {
@@ -274,6 +283,48 @@ async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, batch: Vec<Outbound>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Reads one unmasked text frame of under 126 bytes (what the server sends in these tests).
+    async fn read_text(peer: &mut tokio::io::DuplexStream) -> String {
+        let mut head = [0u8; 2];
+        peer.read_exact(&mut head).await.unwrap();
+        assert_eq!(head[0], 0x81, "a final text frame");
+        let mut payload = vec![0u8; usize::from(head[1])];
+        peer.read_exact(&mut payload).await.unwrap();
+        String::from_utf8(payload).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn broadcasts_to_a_busy_socket_wait_for_the_pacing_but_an_answer_goes_out_at_once() {
+        const PACING: Duration = Duration::from_secs(10);
+        let feed = Feed::new(100);
+        let (link, outlet, _kill) = SocketLink::new(100);
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        let (sink, mut peer) = tokio::io::duplex(4096);
+        let pacing = WriterPacing { pacer: Pacer::new(PACING, PACING), close_linger: Duration::from_secs(1) };
+        let writer = tokio::spawn(run_writer(sink, outlet, link.kill_switch(), pacing));
+        let start = Instant::now();
+
+        feed.append(Frame::from("b1"));
+        assert_eq!(read_text(&mut peer).await, "b1");
+        assert!(start.elapsed() < Duration::from_millis(1), "an idle socket is written at once");
+
+        feed.append(Frame::from("b2"));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        link.send(Frame::from("answer"));
+        assert_eq!(read_text(&mut peer).await, "b2", "the broadcast before the answer goes with it");
+        assert_eq!(read_text(&mut peer).await, "answer");
+        let answered = start.elapsed();
+        assert!(answered < Duration::from_secs(2), "the answer did not wait for the pacing: {answered:?}");
+
+        feed.append(Frame::from("b3"));
+        assert_eq!(read_text(&mut peer).await, "b3");
+        assert!(start.elapsed() >= answered + PACING, "a broadcast alone waits for the pacing");
+
+        drop(link);
+        writer.await.unwrap();
+    }
 
     #[test]
     fn only_the_send_that_overflows_reports_full_later_ones_find_the_socket_closed() {

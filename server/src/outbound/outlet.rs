@@ -108,6 +108,19 @@ impl Outlet {
         .await
     }
 
+    /// Waits until the socket's own queue holds something (an answer, a frame for this socket
+    /// alone, a follow change) or every sender is gone; broadcasts alone do not end the wait.
+    pub async fn queued(&mut self) {
+        poll_fn(|cx| {
+            if !self.staged.is_empty() || self.rx.poll_ready(cx).is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
     /// True when nothing is left to take.
     pub fn is_empty(&self) -> bool {
         self.staged.is_empty()
