@@ -237,8 +237,7 @@ impl Connection {
 
     /// Waits until the socket is readable and reads what it holds; `Ended` when the server closed it.
     async fn read(&mut self) -> Result<Fill, String> {
-        self.stream.readable().await.map_err(|e| format!("read: {e}"))?;
-        self.reader.fill(&self.stream).map_err(|e| format!("read: {e}"))
+        self.reader.read(&mut self.stream).await.map_err(|e| format!("read: {e}"))
     }
 
     /// Answers the pings among what was read.
@@ -258,8 +257,11 @@ async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::
     let session = wire::session_of_token(&config.token).ok_or("token has no sessionId")?.to_string();
     let interval_ms = config.ping_interval.as_millis() as u64;
     let mut next_id = 2u64;
-    conn.send_text(&wire::ping(0, Some(interval_ms))).await?;
-    conn.send_text(&wire::join_room(&config.token, &session)).await?;
+    // The first ping and `joinRoom` in one write: on loopback each write also runs the server's
+    // receive path on this process's core.
+    let mut opening = frames::client_frame(Opcode::Text, wire::ping(0, Some(interval_ms)).as_bytes(), &mut conn.keys);
+    opening.extend_from_slice(&frames::client_frame(Opcode::Text, wire::join_room(&config.token, &session).as_bytes(), &mut conn.keys));
+    conn.stream.write_all(&opening).await.map_err(|e| format!("write: {e}"))?;
     observer.join_sent(config.index, Instant::now());
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + config.ping_interval, config.ping_interval);
     let mut joined = false;

@@ -10,6 +10,7 @@
 use std::io;
 
 use bytes::{Buf, BytesMut};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// Room made for each read.
@@ -61,9 +62,29 @@ pub struct FrameReader {
 }
 
 impl FrameReader {
-    /// Reads whatever the socket holds without waiting (up to [`READ_AT_MOST`]).
-    pub fn fill(&mut self, stream: &TcpStream) -> io::Result<Fill> {
-        let mut read = 0;
+    /// Waits for bytes, then reads what the socket holds (up to [`READ_AT_MOST`]). Cancel-safe: bytes
+    /// read stay buffered.
+    ///
+    /// The first read is awaited through tokio's `AsyncRead`: when it returns less than the room it
+    /// was offered the socket is drained, and tokio then clears the socket's readiness itself. So a
+    /// wake-up costs one `recv`, not a second one that only learns `WouldBlock` (S5's churn:
+    /// 69k `recv` calls a second before, 46k after).
+    pub async fn read(&mut self, stream: &mut TcpStream) -> io::Result<Fill> {
+        self.buffer.reserve(READ_CHUNK);
+        let room = self.buffer.capacity() - self.buffer.len();
+        let first = stream.read_buf(&mut self.buffer).await?;
+        if first == 0 {
+            return Ok(Fill::Ended);
+        }
+        if first < room {
+            return Ok(Fill::Open);
+        }
+        self.fill(stream, first)
+    }
+
+    /// Reads whatever else the socket holds without waiting, `already` bytes having been read.
+    fn fill(&mut self, stream: &TcpStream, already: usize) -> io::Result<Fill> {
+        let mut read = already;
         while read < READ_AT_MOST {
             self.buffer.reserve(READ_CHUNK);
             match stream.try_read_buf(&mut self.buffer) {
@@ -225,6 +246,27 @@ mod tests {
             seen.extend(texts(&mut reader));
         }
         assert_eq!(seen, messages);
+    }
+
+    #[tokio::test]
+    async fn a_read_takes_what_the_socket_holds_past_one_chunk_and_then_sees_the_end() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let mut client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        let message = "m".repeat(1000);
+        // 40 frames: more than one read chunk (16 KiB), so a read continues past the first chunk.
+        let burst = server_frame(Frame::message(message.clone(), OpCode::Data(Data::Text), true)).repeat(40);
+        server.write_all(&burst).await.expect("write");
+        let mut reader = FrameReader::default();
+        let mut seen = Vec::new();
+        while seen.len() < 40 {
+            assert_eq!(reader.read(&mut client).await.expect("read"), Fill::Open);
+            seen.extend(texts(&mut reader));
+        }
+        assert!(seen.iter().all(|text| *text == message));
+        drop(server);
+        assert_eq!(reader.read(&mut client).await.expect("read"), Fill::Ended);
     }
 
     #[test]
