@@ -193,3 +193,20 @@ pub fn library_size() -> Option<u64> {
         .iter()
         .find_map(|path| std::fs::metadata(path).ok().map(|m| m.len()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The heap figure reads the allocator that the library's allocations go through: a process-wide
+    /// allocator other than malloc (a `#[global_allocator]` in this binary) would leave it at 0.
+    #[test]
+    fn the_heap_figure_sees_this_process_allocations() {
+        let before = heap_in_use();
+        // Big enough that other tests' allocations, running alongside, cannot hide it.
+        let block = std::hint::black_box(vec![1u8; 64 << 20]);
+        let during = heap_in_use();
+        assert!(during >= before + (48 << 20), "heap_in_use went from {before} to {during} around a 64 MiB allocation");
+        drop(block);
+    }
+}
