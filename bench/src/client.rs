@@ -161,7 +161,7 @@ pub mod socket_budget {
             assert!(second.is_err(), "no second socket while the first is open");
             assert_eq!(budget.waits(), 1);
             drop(first);
-            tokio::time::timeout(Duration::from_secs(5), budget.open()).await.expect("the closed socket's permit is reused");
+            let _reused = tokio::time::timeout(Duration::from_secs(5), budget.open()).await.expect("the closed socket's permit is reused");
         }
 
         #[test]
@@ -225,6 +225,16 @@ impl Connection {
         self.send(Opcode::Text, text.as_bytes()).await
     }
 
+    /// Sends `texts` as text frames in one write: on loopback each write also runs the server's
+    /// receive path on this process's core.
+    async fn send_texts(&mut self, texts: &[&str]) -> Result<(), String> {
+        let mut burst = Vec::new();
+        for text in texts {
+            burst.extend_from_slice(&frames::client_frame(Opcode::Text, text.as_bytes(), &mut self.keys));
+        }
+        self.stream.write_all(&burst).await.map_err(|e| format!("write: {e}"))
+    }
+
     async fn send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), String> {
         let frame = frames::client_frame(opcode, payload, &mut self.keys);
         self.stream.write_all(&frame).await.map_err(|e| format!("write: {e}"))
@@ -257,11 +267,7 @@ async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::
     let session = wire::session_of_token(&config.token).ok_or("token has no sessionId")?.to_string();
     let interval_ms = config.ping_interval.as_millis() as u64;
     let mut next_id = 2u64;
-    // The first ping and `joinRoom` in one write: on loopback each write also runs the server's
-    // receive path on this process's core.
-    let mut opening = frames::client_frame(Opcode::Text, wire::ping(0, Some(interval_ms)).as_bytes(), &mut conn.keys);
-    opening.extend_from_slice(&frames::client_frame(Opcode::Text, wire::join_room(&config.token, &session).as_bytes(), &mut conn.keys));
-    conn.stream.write_all(&opening).await.map_err(|e| format!("write: {e}"))?;
+    conn.send_texts(&[&wire::ping(0, Some(interval_ms)), &wire::join_room(&config.token, &session)]).await?;
     observer.join_sent(config.index, Instant::now());
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + config.ping_interval, config.ping_interval);
     let mut joined = false;
