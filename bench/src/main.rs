@@ -26,8 +26,8 @@ use std::process::ExitCode;
 
 use cli::Invocation;
 
-// No global allocator here: S6 runs the library (linked as an rlib) in this process and must see
-// the system's malloc, as a C app's process would (its heap figure reads glibc's `mallinfo2`).
+// No global allocator here: S6 runs the library (the shipped cdylib, loaded) in this process and must
+// see the system's malloc, as a C app's process would (its heap figure reads glibc's `mallinfo2`).
 // jemalloc saved ~5% of the load generator's core in S5's churn, and S6 then read a heap of 0.
 
 fn main() -> ExitCode {

@@ -8,6 +8,7 @@ use crate::cli::{Mode, Options};
 use crate::goals::goal_for;
 use crate::plan::plan;
 use crate::results::{markdown_table, medians, plain_table, Figures, Row};
+use crate::scenario::c_library::CLibrary;
 use crate::scenario::{churn, fanout, idle, join_storm, native_cost, resume, socketio};
 use crate::server::ServerKind;
 use crate::system::Placement;
@@ -111,11 +112,18 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
         // The otc-server join goes first: the stream run leaves a 210k-entry session behind, and
         // tearing that down keeps the library's network thread busy for ~100 ms, which would land in
         // the next join (S6 measures the join, not the teardown of an earlier session).
+        let library = CLibrary::of(options.mode);
+        if let Ok(library) = &library {
+            eprintln!("S6 loads {}", library.path.display());
+        }
         let n = plan.native_roster;
         let label = format!("S6 C API, otc-server K={n}");
         eprintln!("{label}");
         let t = Instant::now();
-        let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| native_cost::run_server(t, n).await).await;
+        let ours = match &library {
+            Ok(library) => on_fresh_servers(ServerKind::Ours, placement, runs, async |t| native_cost::run_server(library, t, n).await).await,
+            Err(e) => Err(e.clone()),
+        };
         progress(&label, "otc-server", t, &ours);
         groups.push(Group { id: "S6", label, size: n, within_grace: true, ours, floor: None, peer: None });
         let load = plan.native_stream;
@@ -123,7 +131,10 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
         eprintln!("{label}");
         let t = Instant::now();
         // The player takes the server's core (no server runs meanwhile).
-        let ours = repeated(runs, async || native_cost::run_stream(load, placement.server_cpu).await).await;
+        let ours = match &library {
+            Ok(library) => repeated(runs, async || native_cost::run_stream(library, load, placement.server_cpu).await).await,
+            Err(e) => Err(e.clone()),
+        };
         progress(&label, "stream player", t, &ours);
         groups.push(Group { id: "S6", label, size: load.roster, within_grace: true, ours, floor: None, peer: None });
     }

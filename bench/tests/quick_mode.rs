@@ -15,6 +15,9 @@ fn quick_mode_runs_every_scenario_and_writes_the_table() {
     let exe = Path::new(bench());
     let server = exe.with_file_name("otc-server");
     assert!(server.exists(), "{} missing: run `cargo build -p otc-server` (same profile) first", server.display());
+    // S6 loads the C library of the same build directory, as a C program would.
+    let library = exe.with_file_name("libotc_session.so");
+    assert!(library.exists(), "{} missing: run `cargo build --workspace` (same profile) first", library.display());
     let out = std::env::temp_dir().join(format!("otc-bench-quick-{}.md", std::process::id()));
     let mut command = Command::new(exe);
     command.arg("--quick").arg("--out").arg(&out);

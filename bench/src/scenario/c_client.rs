@@ -1,6 +1,6 @@
 //! The native client as a C program uses it: the `extern "C"` functions of include/otc_session.h
-//! (`otc_session_create`, `otc_session_connect`, `otc_session_get_roster`, ...) called from the bench,
-//! with C callbacks that count what arrives. What S6 measures is then the whole native path: socket ->
+//! (`otc_session_create`, `otc_session_connect`, `otc_session_get_roster`, ...) called from the bench
+//! through a loaded library file ([`CLibrary`]), with C callbacks that count what arrives. What S6 measures is then the whole native path: socket ->
 //! parse -> session state -> dispatcher thread -> C callback.
 
 use std::collections::HashMap;
@@ -9,12 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ::otc_session::ffi::{
-    otc_connection, otc_disconnect_reason, otc_roster, otc_roster_delete, otc_roster_get_count,
-    otc_session as OtcSession, otc_session_callbacks, otc_session_connect, otc_session_create, otc_session_delete, otc_session_disconnect,
-    otc_session_get_roster, otc_status, otc_status_str, OTC_SUCCESS,
-};
+use ::otc_session::ffi::{otc_connection, otc_disconnect_reason, otc_roster, otc_session as OtcSession, otc_session_callbacks, otc_status, OTC_SUCCESS};
 use tokio::sync::Notify;
+
+use super::c_library::CLibrary;
 
 /// An instant at which a counter reached a given value.
 struct Mark {
@@ -88,8 +86,8 @@ unsafe extern "C" fn on_release(user_data: *mut c_void) {
     drop(Arc::from_raw(user_data as *const Probe));
 }
 
-fn status_text(status: otc_status) -> String {
-    let text = otc_status_str(status);
+fn status_text(api: &CLibrary, status: otc_status) -> String {
+    let text = (api.status_str)(status);
     if text.is_null() {
         return status.to_string();
     }
@@ -99,6 +97,7 @@ fn status_text(status: otc_status) -> String {
 
 /// One `otc_session` with counting callbacks.
 pub struct CClient {
+    api: &'static CLibrary,
     session: *mut OtcSession,
     probe: Arc<Probe>,
 }
@@ -110,7 +109,7 @@ impl CClient {
     /// `otc_session_create` for `session_id` with default settings. The instants at which the
     /// `on_connection_created` count reaches each of `created_marks`, and the `on_signal_received` count
     /// each of `signal_marks`, are recorded (see [`CClient::created_reached`]).
-    pub fn create(session_id: &str, created_marks: &[usize], signal_marks: &[usize]) -> Result<CClient, String> {
+    pub fn create(api: &'static CLibrary, session_id: &str, created_marks: &[usize], signal_marks: &[usize]) -> Result<CClient, String> {
         let marks = |counts: &[usize]| counts.iter().map(|&count| Mark { count, at: OnceLock::new() }).collect();
         let probe = Arc::new(Probe {
             created: AtomicUsize::new(0),
@@ -134,23 +133,23 @@ impl CClient {
         callbacks.on_error = Some(on_error);
         let id = CString::new(session_id).map_err(|_| "session id with a NUL byte".to_string())?;
         let mut session: *mut OtcSession = std::ptr::null_mut();
-        let status = otc_session_create(id.as_ptr(), &callbacks, std::ptr::null(), &mut session);
+        let status = (api.session_create)(id.as_ptr(), &callbacks, std::ptr::null(), &mut session);
         if status != OTC_SUCCESS {
             // Nothing was kept: the user_data reference is still ours.
             // SAFETY: the pointer came from Arc::into_raw above and was not released.
             drop(unsafe { Arc::from_raw(callbacks.user_data as *const Probe) });
-            return Err(format!("otc_session_create: {}", status_text(status)));
+            return Err(format!("otc_session_create: {}", status_text(api, status)));
         }
-        Ok(CClient { session, probe })
+        Ok(CClient { api, session, probe })
     }
 
     /// `otc_session_connect`; returns the instant just before the call.
     pub fn connect(&self, token: &str) -> Result<Instant, String> {
         let token = CString::new(token).map_err(|_| "token with a NUL byte".to_string())?;
         let started = Instant::now();
-        let status = otc_session_connect(self.session, token.as_ptr());
+        let status = (self.api.session_connect)(self.session, token.as_ptr());
         if status != OTC_SUCCESS {
-            return Err(format!("otc_session_connect: {}", status_text(status)));
+            return Err(format!("otc_session_connect: {}", status_text(self.api, status)));
         }
         Ok(started)
     }
@@ -194,19 +193,19 @@ impl CClient {
     pub fn snapshot(&self) -> Result<(Duration, usize), String> {
         let started = Instant::now();
         let mut roster: *mut otc_roster = std::ptr::null_mut();
-        let status = otc_session_get_roster(self.session, &mut roster);
+        let status = (self.api.session_get_roster)(self.session, &mut roster);
         if status != OTC_SUCCESS {
-            return Err(format!("otc_session_get_roster: {}", status_text(status)));
+            return Err(format!("otc_session_get_roster: {}", status_text(self.api, status)));
         }
-        let count = otc_roster_get_count(roster);
-        otc_roster_delete(roster);
+        let count = (self.api.roster_get_count)(roster);
+        (self.api.roster_delete)(roster);
         Ok((started.elapsed(), count))
     }
 
     /// `otc_session_disconnect`, then waits (at most 5 s) for `on_disconnected`. The session is deleted
     /// when the client is dropped.
     pub async fn disconnect(&self) {
-        if otc_session_disconnect(self.session) != OTC_SUCCESS {
+        if (self.api.session_disconnect)(self.session) != OTC_SUCCESS {
             return;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -221,7 +220,7 @@ impl CClient {
 impl Drop for CClient {
     fn drop(&mut self) {
         // Returns once no callback runs any more and on_release has freed the probe's reference.
-        otc_session_delete(self.session);
+        (self.api.session_delete)(self.session);
     }
 }
 

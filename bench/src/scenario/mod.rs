@@ -1,6 +1,7 @@
 //! The scenarios of spec/benchmarks.md, one module each.
 
 pub mod c_client;
+pub mod c_library;
 pub mod churn;
 pub mod fanout;
 pub mod idle;

@@ -1,5 +1,5 @@
-//! S6 the native client's cost, through its C API ([`c_client`]), and the size of the stripped release
-//! cdylib. Two runs:
+//! S6 the native client's cost, through its C API ([`c_client`]) in the library file of
+//! [`CLibrary`] (in full mode the shipped cdylib), and that file's size. Two runs:
 //!
 //! - **stream** ([`run_stream`]): the client joins the [`stream_player`], whose `joinRoom` answer lists
 //!   K participants (connect -> K-th `on_connection_created` = join time); the C roster snapshot is
@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use super::c_client::{CClient, LibraryCpu};
+use super::c_library::CLibrary;
 use super::stream_player::{Burst, Script, StreamPlayer};
 use crate::client::{self, ClientConfig, Observer};
 use crate::results::{figure, Figures};
@@ -69,21 +70,22 @@ fn heap_in_use() -> u64 {
     (info.uordblks + info.hblkhd) as u64
 }
 
-/// Runs the stream variant. The player thread is pinned to `player_cpu` when given.
-pub async fn run_stream(load: StreamLoad, player_cpu: Option<usize>) -> Result<Figures, String> {
+/// Runs the stream variant against `library`. The player thread is pinned to `player_cpu` when given.
+pub async fn run_stream(library: &'static CLibrary, load: StreamLoad, player_cpu: Option<usize>) -> Result<Figures, String> {
     if load.roster == 0 {
         return Err("S6: the stream run needs a roster".into());
     }
     let script = Script { session_id: format!("s6_stream_{}", load.roster), roster: load.roster, joins: load.joins, signals: load.signals };
     let player = StreamPlayer::start(&script, player_cpu)?;
     let all_joined = load.roster + load.joins;
-    let client = CClient::create(&script.session_id, &[load.roster, all_joined], &[load.signals])?;
+    let client = CClient::create(library, &script.session_id, &[load.roster, all_joined], &[load.signals])?;
     let outcome = measure_stream(&client, &player, load).await;
     client.disconnect().await;
     drop(client);
     drop(player);
     let mut figures = outcome?;
-    if let Some(bytes) = library_size() {
+    if library.shipped {
+        let bytes = library.file_size()?;
         // Binary units, as for every memory figure of the table: the spec's "8 KB" per connection (S2)
         // is judged as 8 KiB, so its "2 MB" library is 2 MiB.
         figures.push(figure("stripped release cdylib (MiB)", bytes as f64 / (1024.0 * 1024.0)));
@@ -136,8 +138,9 @@ impl Observer for Joined {
     }
 }
 
-/// Runs the otc-server variant: `members` raw members join a fresh otc-server, then the native client.
-pub async fn run_server(target: &Target, members: usize) -> Result<Figures, String> {
+/// Runs the otc-server variant: `members` raw members join a fresh otc-server, then the native client
+/// of `library`.
+pub async fn run_server(library: &'static CLibrary, target: &Target, members: usize) -> Result<Figures, String> {
     let session_id = format!("s6_{members}");
     let tickets = target.tickets(&session_id, members + 1).await?;
     let joined = Arc::new(Joined(AtomicUsize::new(0)));
@@ -161,13 +164,13 @@ pub async fn run_server(target: &Target, members: usize) -> Result<Figures, Stri
         return Err(format!("S6: only {} of {members} members joined", joined.0.load(Ordering::Relaxed)));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let outcome = measure_server_join(&session_id, &tickets[members].token, members).await;
+    let outcome = measure_server_join(library, &session_id, &tickets[members].token, members).await;
     client::close_all(raw).await;
     outcome
 }
 
-async fn measure_server_join(session_id: &str, token: &str, members: usize) -> Result<Figures, String> {
-    let client = CClient::create(session_id, &[members], &[])?;
+async fn measure_server_join(library: &'static CLibrary, session_id: &str, token: &str, members: usize) -> Result<Figures, String> {
+    let client = CClient::create(library, session_id, &[members], &[])?;
     let outcome = async {
         let started = client.connect(token)?;
         let done = client.created_reached(members, PHASE_LIMIT).await?;
@@ -181,17 +184,6 @@ async fn measure_server_join(session_id: &str, token: &str, members: usize) -> R
     .await;
     client.disconnect().await;
     outcome
-}
-
-/// Size of libotc_session.so as it ships, from `scripts/build-release.sh` (`cargo rustc --release
-/// --crate-type cdylib,staticlib`; the release profile strips it): in ../release/ relative to the
-/// bench's executable (target/server/otc-bench -> target/release/), else next to the executable.
-pub fn library_size() -> Option<u64> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    [dir.join("../release/libotc_session.so"), dir.join("libotc_session.so")]
-        .iter()
-        .find_map(|path| std::fs::metadata(path).ok().map(|m| m.len()))
 }
 
 #[cfg(test)]
