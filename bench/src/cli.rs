@@ -1,4 +1,5 @@
-//! Command line: `otc-bench --quick|--full [--out FILE] [--only S1,S3] [--runs N] [--no-peer] [--no-floor]`
+//! Command line: `otc-bench --quick|--full [--out FILE] [--only S1,S3] [--runs N] [--no-peer] [--no-floor]
+//! [--churn-seconds N]`
 //! and the internal `otc-bench worker ...` mode.
 
 use std::net::SocketAddr;
@@ -31,6 +32,8 @@ pub struct Options {
     pub no_peer: bool,
     /// Skip the floor baseline.
     pub no_floor: bool,
+    /// S5's churn length in seconds, instead of the mode's (the spec's 10 minutes in full mode).
+    pub churn_seconds: Option<u64>,
 }
 
 impl Options {
@@ -50,7 +53,7 @@ pub enum Invocation {
 }
 
 /// Usage text.
-pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S5,S6] [--runs N] [--no-peer] [--no-floor]";
+pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S5,S6] [--runs N] [--no-peer] [--no-floor] [--churn-seconds N]";
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Invocation, String> {
@@ -58,7 +61,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         return parse_worker(&args[1..]).map(Invocation::Worker);
     }
     let mut mode = None;
-    let mut options = Options { mode: Mode::Quick, out: None, only: Vec::new(), runs: 0, no_peer: false, no_floor: false };
+    let mut options = Options { mode: Mode::Quick, out: None, only: Vec::new(), runs: 0, no_peer: false, no_floor: false, churn_seconds: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
@@ -70,6 +73,10 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             "--runs" => options.runs = value()?.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("--runs needs a positive whole number\n{USAGE}"))?,
             "--no-peer" => options.no_peer = true,
             "--no-floor" => options.no_floor = true,
+            "--churn-seconds" => {
+                let seconds = value()?.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("--churn-seconds needs a positive whole number\n{USAGE}"))?;
+                options.churn_seconds = Some(seconds);
+            }
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -126,6 +133,9 @@ mod tests {
         let Ok(Invocation::Bench(o)) = parse(&args("--full --only s1,S3")) else { panic!() };
         assert_eq!((o.mode, o.runs), (Mode::Full, 3));
         assert!(o.wants("S1") && o.wants("S3") && !o.wants("S2"));
+        assert_eq!(o.churn_seconds, None);
+        let Ok(Invocation::Bench(o)) = parse(&args("--full --only S5 --churn-seconds 120")) else { panic!() };
+        assert_eq!(o.churn_seconds, Some(120));
     }
 
     #[test]
@@ -135,6 +145,8 @@ mod tests {
         assert!(parse(&args("--quick --only S9")).is_err());
         assert!(parse(&args("--quick --bogus")).is_err());
         assert!(parse(&args("--quick --out")).is_err());
+        assert!(parse(&args("--full --churn-seconds 0")).is_err());
+        assert!(parse(&args("--full --churn-seconds soon")).is_err());
         assert!(parse(&args("worker --first-index 3")).is_err());
         assert!(parse(&args("worker --server nowhere")).is_err());
     }

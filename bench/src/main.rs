@@ -26,9 +26,14 @@ use std::process::ExitCode;
 
 use cli::Invocation;
 
-// No global allocator here: S6 runs the library (the shipped cdylib, loaded) in this process and must
-// see the system's malloc, as a C app's process would (its heap figure reads glibc's `mallinfo2`).
-// jemalloc saved ~5% of the load generator's core in S5's churn, and S6 then read a heap of 0.
+/// jemalloc, as the servers under test use, for the load generator's own code. With glibc's malloc,
+/// allocation was ~20% of the load generator's core in S5's churn (2026-12-06, `perf`). The C library
+/// S6 loads (`scenario::c_library`) is a cdylib with its own Rust runtime, so it still allocates with
+/// the C malloc, as in a C app's process, and S6's heap figure (glibc's `mallinfo2`) sees its
+/// allocations and no longer the bench's. (While S6 called the crate linked into the bench, jemalloc
+/// here made that figure read 0.)
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -101,7 +101,10 @@ pub async fn run(options: Options, placement: Placement) -> ExitCode {
 }
 
 async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
-    let plan = plan(options.mode);
+    let mut plan = plan(options.mode);
+    if let Some(seconds) = options.churn_seconds {
+        plan.churn.duration = std::time::Duration::from_secs(seconds);
+    }
     let runs = options.runs;
     let mut groups = Vec::new();
     let peer = !options.no_peer;
@@ -222,7 +225,7 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
     }
     if options.wants("S5") {
         let load = plan.churn;
-        let label = format!("S5 {}x{} @{}/s", load.sessions, load.members, load.rate);
+        let label = format!("S5 {}x{} @{}/s, {} s", load.sessions, load.members, load.rate, load.duration.as_secs());
         eprintln!("{label}");
         let t = Instant::now();
         let ours = on_fresh_servers(ServerKind::Ours, placement, runs, async |t| churn::run(t, load).await).await;
