@@ -1,5 +1,5 @@
 //! Command line: `otc-bench --quick|--full [--out FILE] [--only S1,S3] [--runs N] [--no-peer] [--no-floor]
-//! [--churn-seconds N]`
+//! [--churn-seconds N] [--churn-rate R]`
 //! and the internal `otc-bench worker ...` mode.
 
 use std::net::SocketAddr;
@@ -34,6 +34,8 @@ pub struct Options {
     pub no_floor: bool,
     /// S5's churn length in seconds, instead of the mode's (the spec's 10 minutes in full mode).
     pub churn_seconds: Option<u64>,
+    /// S5's offered joins (and leaves) per second, instead of the mode's.
+    pub churn_rate: Option<u32>,
 }
 
 impl Options {
@@ -53,7 +55,7 @@ pub enum Invocation {
 }
 
 /// Usage text.
-pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S5,S6] [--runs N] [--no-peer] [--no-floor] [--churn-seconds N]";
+pub const USAGE: &str = "usage: otc-bench (--quick | --full) [--out FILE.md] [--only S1,S2,S3,S4,S5,S6] [--runs N] [--no-peer] [--no-floor] [--churn-seconds N] [--churn-rate R]";
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: &[String]) -> Result<Invocation, String> {
@@ -61,7 +63,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         return parse_worker(&args[1..]).map(Invocation::Worker);
     }
     let mut mode = None;
-    let mut options = Options { mode: Mode::Quick, out: None, only: Vec::new(), runs: 0, no_peer: false, no_floor: false, churn_seconds: None };
+    let mut options = Options { mode: Mode::Quick, out: None, only: Vec::new(), runs: 0, no_peer: false, no_floor: false, churn_seconds: None, churn_rate: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
@@ -76,6 +78,10 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             "--churn-seconds" => {
                 let seconds = value()?.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("--churn-seconds needs a positive whole number\n{USAGE}"))?;
                 options.churn_seconds = Some(seconds);
+            }
+            "--churn-rate" => {
+                let rate = value()?.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("--churn-rate needs a positive whole number\n{USAGE}"))?;
+                options.churn_rate = Some(rate);
             }
             "--help" | "-h" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -134,8 +140,8 @@ mod tests {
         assert_eq!((o.mode, o.runs), (Mode::Full, 3));
         assert!(o.wants("S1") && o.wants("S3") && !o.wants("S2"));
         assert_eq!(o.churn_seconds, None);
-        let Ok(Invocation::Bench(o)) = parse(&args("--full --only S5 --churn-seconds 120")) else { panic!() };
-        assert_eq!(o.churn_seconds, Some(120));
+        let Ok(Invocation::Bench(o)) = parse(&args("--full --only S5 --churn-seconds 120 --churn-rate 4000")) else { panic!() };
+        assert_eq!((o.churn_seconds, o.churn_rate), (Some(120), Some(4000)));
     }
 
     #[test]
@@ -147,6 +153,7 @@ mod tests {
         assert!(parse(&args("--quick --out")).is_err());
         assert!(parse(&args("--full --churn-seconds 0")).is_err());
         assert!(parse(&args("--full --churn-seconds soon")).is_err());
+        assert!(parse(&args("--full --churn-rate 0")).is_err());
         assert!(parse(&args("worker --first-index 3")).is_err());
         assert!(parse(&args("worker --server nowhere")).is_err());
     }

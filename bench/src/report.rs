@@ -105,6 +105,9 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
     if let Some(seconds) = options.churn_seconds {
         plan.churn.duration = std::time::Duration::from_secs(seconds);
     }
+    if let Some(rate) = options.churn_rate {
+        plan.churn.rate = rate;
+    }
     let runs = options.runs;
     let mut groups = Vec::new();
     let peer = !options.no_peer;
