@@ -115,13 +115,13 @@ async fn run_groups(options: &Options, placement: Placement) -> Vec<Group> {
     // S6 runs first: it measures the native library inside this process, so it gets the process
     // before the load scenarios have filled and freed its heap. The table still lists it last.
     if options.wants("S6") {
-        // The otc-server join goes first: the stream run leaves a 210k-entry session behind, and
-        // tearing that down keeps the library's network thread busy for ~100 ms, which would land in
-        // the next join (S6 measures the join, not the teardown of an earlier session).
         let library = CLibrary::of(options.mode);
         if let Ok(library) = &library {
             eprintln!("S6 loads {}", library.path.display());
         }
+        // The otc-server join goes first: the stream run leaves a 210k-entry session behind, and
+        // tearing that down keeps the library's network thread busy for ~100 ms, which would land in
+        // the next join (S6 measures the join, not the teardown of an earlier session).
         let n = plan.native_roster;
         let label = format!("S6 C API, otc-server K={n}");
         eprintln!("{label}");
