@@ -137,7 +137,16 @@ pub fn parse(text: &str) -> Incoming {
 }
 
 fn encode(value: &Value) -> Frame {
-    Frame::from(value.to_string())
+    Frame::from(json_text(value))
+}
+
+/// `value` as compact JSON text. Through `serde_json::to_string` (an `io::Write` into a `Vec` that
+/// starts at 128 bytes) rather than `Display` (a `fmt::Write` adapter into a `String` that starts
+/// empty): 128 against 401 ns for a `pong` answer, 283 against 587 ns for a `participantJoined`
+/// (release build, this VM); under S5's churn `Display` was ~4.6% of the server's core.
+pub fn json_text(value: &Value) -> String {
+    // A `Value` always serializes (its map keys are strings); the fallback only keeps this total.
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 /// A success response. `result` objects get the RPC session id added as `sessionId`.
@@ -217,5 +226,14 @@ mod tests {
         let err: Value = serde_json::from_str(error_response(&json!(1), &RpcError::new(803, "x")).as_str()).unwrap();
         assert!(err.get("result").is_none());
         assert_eq!(err["error"]["code"], 803);
+    }
+
+    #[test]
+    fn json_text_is_the_same_compact_text_as_display() {
+        let value = json!({
+            "id": 7, "jsonrpc": "2.0", "big": 1765000000000i64, "neg": -3.5, "null": null, "list": [true, false, [], {}],
+            "metadata": "{\"clientData\":\"Zoë \u{1F600}\"}%/%a\\b\n\t\u{7}</script>",
+        });
+        assert_eq!(json_text(&value), value.to_string());
     }
 }

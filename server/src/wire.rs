@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::model::LeaveReason;
 use crate::participant::Participant;
-use crate::rpc::{self, Frame};
+use crate::rpc::{self, json_text, Frame};
 
 /// OpenVidu server version announced to clients (must be a full semver).
 pub const SERVER_VERSION: &str = "2.32.2";
@@ -55,7 +55,7 @@ pub fn connection_property_changed(connection_id: &str, property: &str, new_valu
 /// The JSON of one `value[]` entry / `participantJoined` body: `{id, createdAt, metadata}`.
 /// No `streams` (nobody publishes here), never a `role`. Encoded once per participant.
 pub fn remote_entry_json(connection_id: &str, created_at: i64, metadata: &str) -> String {
-    json!({"id": connection_id, "createdAt": created_at, "metadata": metadata}).to_string()
+    json_text(&json!({"id": connection_id, "createdAt": created_at, "metadata": metadata}))
 }
 
 /// The whole `joinRoom` response for `me`, listing the `others` already in the session. The
@@ -63,7 +63,7 @@ pub fn remote_entry_json(connection_id: &str, created_at: i64, metadata: &str) -
 /// copies N small strings instead of re-encoding N objects).
 pub fn join_response(request_id: &Value, me: &Participant, others: &[Arc<Participant>]) -> Frame {
     let profile = me.profile();
-    let head = json!({
+    let head = json_text(&json!({
         "id": me.connection_id,
         "createdAt": me.active_at,
         "metadata": me.metadata(),
@@ -75,10 +75,9 @@ pub fn join_response(request_id: &Value, me: &Participant, others: &[Arc<Partici
         "mediaServer": "kurento",
         "videoSimulcast": false,
         "customIceServers": [],
-    })
-    .to_string();
+    }));
     let entries_len: usize = others.iter().map(|p| p.entry_json().len() + 1).sum();
-    let id = request_id.to_string();
+    let id = json_text(request_id);
     let mut out = String::with_capacity(head.len() + entries_len + id.len() + 64);
     out.push_str("{\"id\":");
     out.push_str(&id);
