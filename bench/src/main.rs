@@ -19,6 +19,7 @@ mod scenario;
 mod server;
 mod system;
 mod target;
+mod token_client;
 mod wire;
 mod worker;
 

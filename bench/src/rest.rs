@@ -38,6 +38,7 @@ struct ConnectionStatus {
 /// REST client for one server.
 #[derive(Clone)]
 pub struct Rest {
+    addr: SocketAddr,
     base: String,
     authorization: String,
 }
@@ -49,7 +50,22 @@ impl Rest {
     /// REST at `http://addr/openvidu/api` with the bench secret.
     pub fn new(addr: SocketAddr) -> Rest {
         let credentials = base64::engine::general_purpose::STANDARD.encode(format!("OPENVIDUAPP:{SECRET}"));
-        Rest { base: format!("http://{addr}/openvidu/api"), authorization: format!("Basic {credentials}") }
+        Rest { addr, base: format!("http://{addr}/openvidu/api"), authorization: format!("Basic {credentials}") }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Value of the `Authorization` header (Basic, with the bench secret).
+    pub fn authorization(&self) -> &str {
+        &self.authorization
+    }
+
+    /// Path (from the root) that makes a connection, and so a token, in `session`.
+    pub fn connection_path(session: &str) -> String {
+        format!("/openvidu/api/sessions/{session}/connection")
     }
 
     fn post(&self, agent: &ureq::Agent, path: &str, body: serde_json::Value) -> Result<ureq::http::Response<ureq::Body>, String> {
@@ -123,8 +139,24 @@ impl Rest {
     }
 
     fn create_ticket(&self, agent: &ureq::Agent, session: &str) -> Result<Ticket, String> {
-        let mut response = self.post(agent, &format!("/sessions/{session}/connection"), json!({"role": "PUBLISHER"}))?;
-        let reply: ConnectionReply = response.body_mut().read_json().map_err(|e| format!("connection reply: {e}"))?;
+        let mut response = agent
+            .post(format!("{}/sessions/{session}/connection", self.base))
+            .header("Authorization", &self.authorization)
+            .header("Content-Type", "application/json")
+            .send(PUBLISHER_CONNECTION)
+            .map_err(|e| format!("POST /sessions/{session}/connection: {e}"))?;
+        let body = response.body_mut().read_to_vec().map_err(|e| format!("connection reply: {e}"))?;
+        Ticket::from_reply(&body)
+    }
+}
+
+/// Body of the request that makes a PUBLISHER connection.
+pub const PUBLISHER_CONNECTION: &str = r#"{"role":"PUBLISHER"}"#;
+
+impl Ticket {
+    /// The ticket in the server's answer to `POST /sessions/{id}/connection`.
+    pub fn from_reply(body: &[u8]) -> Result<Ticket, String> {
+        let reply: ConnectionReply = serde_json::from_slice(body).map_err(|e| format!("connection reply: {e}"))?;
         Ok(Ticket { token: reply.token, connection_id: reply.connection_id })
     }
 }

@@ -33,6 +33,7 @@ use crate::results::{figure, Figures};
 use crate::scenario::fanout::{parse_payload, payload};
 use crate::server::ServerKind;
 use crate::target::Target;
+use crate::token_client::TokenClient;
 use crate::wire::Inbound;
 
 /// Size and pace of one churn run.
@@ -71,13 +72,23 @@ const FILL_RATE: f64 = 2000.0;
 /// Pause before each RSS reading, so queues drain and the allocator settles.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// Threads that make one chunk's tokens, each over its own kept-alive REST connection (as an
-/// application server's HTTP client pool would).
+/// Tasks that make one chunk's tokens, each over its own kept-alive REST connection (as an
+/// application server's async HTTP client pool would).
 const TOKEN_MAKERS: usize = 128;
 
 /// Seconds of tokens made before the churn starts, and kept ahead of it: REST shares the server's
 /// core, so when the churn saturates it the supply falls behind (counted as joins that waited).
 const HEAD_START_CHUNKS: usize = 5;
+
+/// Tokens per order a maker takes: small, so one slow answer delays few tokens.
+const TOKEN_ORDER_SIZE: usize = 4;
+
+/// Tokens of `count` newcomers of `session`, numbered from `first_serial` (for made-up tokens).
+struct TokenOrder {
+    session: usize,
+    first_serial: usize,
+    count: usize,
+}
 
 /// Keepalive interval of the clients.
 const PING_INTERVAL: Duration = Duration::from_secs(10);
@@ -330,15 +341,13 @@ enum TicketSource {
     Local { host: String },
 }
 
-/// Tokens for the newcomers, made ahead of need by a blocking producer.
+/// Tokens for the newcomers, made ahead of need by a producer task.
 struct TicketSupply {
     source: TicketSource,
-    /// One HTTP agent per token maker, kept for the whole run so its connection stays open.
-    agents: Vec<ureq::Agent>,
     session_names: Vec<String>,
     pools: Vec<Mutex<VecDeque<Ticket>>>,
     ready: Notify,
-    /// Events whose tokens exist.
+    /// Tokens made so far.
     produced: AtomicUsize,
     /// Next event the scheduler will run.
     progress: AtomicUsize,
@@ -347,10 +356,10 @@ struct TicketSupply {
 }
 
 impl TicketSupply {
-    fn make(&self, maker: usize, session: usize, first_serial: usize, count: usize) -> Result<Vec<Ticket>, String> {
+    async fn make(&self, maker: &mut Option<TokenClient>, session: usize, first_serial: usize, count: usize) -> Result<Vec<Ticket>, String> {
         let name = &self.session_names[session];
         match &self.source {
-            TicketSource::Rest(rest) => rest.create_tickets_with(&self.agents[maker], name, count),
+            TicketSource::Rest(rest) => maker.get_or_insert_with(|| TokenClient::new(rest.clone())).create_tickets(name, count).await,
             TicketSource::Local { host } => Ok((first_serial..first_serial + count)
                 .map(|serial| {
                     let connection_id = format!("con_{name}_{serial}");
@@ -394,48 +403,59 @@ impl TicketSupply {
         }
     }
 
-    /// Makes the tokens of `schedule` in chunks of `chunk` events, at most `lead` events ahead of
-    /// the scheduler, each chunk's sessions split over [`TOKEN_MAKERS`] threads. Runs on a blocking
-    /// thread until done, failed or stopped.
-    fn produce(&self, schedule: &[Replacement], chunk: usize, lead: usize, first_serial: usize) {
+    /// Makes the tokens of `schedule`, at most `lead` events ahead of the scheduler, on
+    /// [`TOKEN_MAKERS`] tasks, each with its own connection kept for the whole run. The orders go
+    /// out one `chunk` of events at a time, in small pieces that each free maker takes, so a slow
+    /// answer holds up one piece, not the chunk. Runs until done, failed or stopped.
+    async fn produce(self: Arc<Self>, schedule: Arc<Vec<Replacement>>, chunk: usize, lead: usize, first_serial: usize) {
+        let (orders, queue) = mpsc::unbounded_channel::<TokenOrder>();
+        let queue = Arc::new(tokio::sync::Mutex::new(queue));
+        let makers: Vec<_> = (0..TOKEN_MAKERS).map(|_| tokio::spawn(self.clone().make_orders(queue.clone()))).collect();
         let mut serial = first_serial;
-        for first in (0..schedule.len()).step_by(chunk.max(1)) {
+        'chunks: for first in (0..schedule.len()).step_by(chunk.max(1)) {
             while first > self.progress.load(Ordering::Relaxed) + lead {
-                if self.stop.load(Ordering::Relaxed) {
-                    return;
+                if self.stop.load(Ordering::Relaxed) || self.failure().is_some() {
+                    break 'chunks;
                 }
-                std::thread::sleep(Duration::from_millis(5));
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let last = (first + chunk).min(schedule.len());
-            let mut orders = Vec::new();
             for (session, count) in tickets_per_session(&schedule[first..last], self.pools.len()).into_iter().enumerate() {
-                if count > 0 {
-                    orders.push((session, serial, count));
+                for piece in (0..count).step_by(TOKEN_ORDER_SIZE) {
+                    let count = TOKEN_ORDER_SIZE.min(count - piece);
+                    let _ = orders.send(TokenOrder { session, first_serial: serial, count });
                     serial += count;
                 }
             }
-            std::thread::scope(|scope| {
-                for (maker, share) in orders.chunks(orders.len().div_ceil(TOKEN_MAKERS).max(1)).enumerate() {
-                    scope.spawn(move || {
-                        for &(session, serial, count) in share {
-                            if self.stop.load(Ordering::Relaxed) || self.failure().is_some() {
-                                return;
-                            }
-                            match self.make(maker, session, serial, count) {
-                                Ok(tokens) => self.pools[session].lock().unwrap_or_else(|p| p.into_inner()).extend(tokens),
-                                Err(e) => {
-                                    self.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-                                }
-                            }
-                        }
-                    });
-                }
-            });
-            self.ready.notify_waiters();
-            if self.failure().is_some() || self.stop.load(Ordering::Relaxed) {
+        }
+        drop(orders);
+        for maker in makers {
+            if let Err(e) = maker.await {
+                self.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!("token maker: {e}"));
+            }
+        }
+    }
+
+    /// One maker: takes orders until there are none left, the supply stops or fails.
+    async fn make_orders(self: Arc<Self>, queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<TokenOrder>>>) {
+        let mut client = None;
+        loop {
+            let Some(order) = queue.lock().await.recv().await else { return };
+            if self.stop.load(Ordering::Relaxed) || self.failure().is_some() {
                 return;
             }
-            self.produced.store(last, Ordering::Relaxed);
+            match self.make(&mut client, order.session, order.first_serial, order.count).await {
+                Ok(tokens) => {
+                    self.pools[order.session].lock().unwrap_or_else(|p| p.into_inner()).extend(tokens);
+                    self.produced.fetch_add(order.count, Ordering::Relaxed);
+                    self.ready.notify_waiters();
+                }
+                Err(e) => {
+                    self.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                    self.ready.notify_waiters();
+                    return;
+                }
+            }
         }
     }
 
@@ -535,7 +555,6 @@ pub async fn run(target: &Target, load: ChurnLoad) -> Result<Figures, String> {
     };
     let supply = Arc::new(TicketSupply {
         source,
-        agents: (0..TOKEN_MAKERS).map(|_| ureq::Agent::new_with_defaults()).collect(),
         session_names,
         pools: (0..load.sessions).map(|_| Mutex::new(VecDeque::new())).collect(),
         ready: Notify::new(),
@@ -597,7 +616,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     let producer = {
         let (supply, events) = (supply.clone(), events.clone());
         let first_serial = churn.layout.initial();
-        tokio::task::spawn_blocking(move || supply.produce(&events, chunk, HEAD_START_CHUNKS * chunk, first_serial))
+        tokio::spawn(supply.produce(events, chunk, HEAD_START_CHUNKS * chunk, first_serial))
     };
     let revoker = {
         let (supply, churn) = (supply.clone(), launcher.churn.clone());
