@@ -115,7 +115,7 @@ impl EmbeddedServer {
             .unwrap_or_else(|| format!("{scheme}://{}", loopback_host(local_addr)));
         let hub = ServerState::new(config, token_base(&public_url)?);
         spawn_idle_sweeper(&hub);
-        hub.spawn(crate::outbound::pacer::run_probe(hub.pacer.clone()));
+        hub.spawn(crate::outbound::pacer::run_probe(hub.pacer.clone(), hub.live_sockets()));
         let serve = tokio::spawn(http::serve(listener, http::app(hub.clone()), tls.clone(), hub.clone()));
         tracing::info!(%local_addr, tls = tls.is_some(), "server started");
         Ok(EmbeddedServer {

@@ -12,11 +12,14 @@
 //! socket grows (more broadcasts per write, fewer writes); once it runs on time again, the interval
 //! shrinks back to the configured floor. Answers and frames meant for one socket alone are not
 //! paced (see [`super::run_writer`]): a client waiting for its `joinRoom` answer gets it at once.
+//! With no socket open there is nothing to pace: the probe then sleeps until one opens, so an
+//! idle server does not wake 100 times a second.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// How often the probe asks to wake.
@@ -71,6 +74,11 @@ impl Pacer {
         self.interval_us.store(micros(next.clamp(self.floor, self.ceiling)), Ordering::Relaxed);
     }
 
+    /// Back to the floor (nothing is paced: no socket is open).
+    pub fn reset(&self) {
+        self.interval_us.store(micros(self.floor), Ordering::Relaxed);
+    }
+
     /// True when the interval can change at all.
     pub fn adapts(&self) -> bool {
         self.ceiling > self.floor
@@ -114,15 +122,24 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Feeds `pacer` with the runtime's scheduling delay until dropped (spawn it on the runtime whose
-/// writers it paces; a fixed pacer needs no probe and returns at once).
-pub async fn run_probe(pacer: Arc<Pacer>) {
+/// Feeds `pacer` with the runtime's scheduling delay until dropped or `sockets` (the number of
+/// open WebSockets) closes (spawn it on the runtime whose writers it paces; a fixed pacer needs no
+/// probe and returns at once). While no socket is open it resets the pacer and sleeps.
+pub async fn run_probe(pacer: Arc<Pacer>, mut sockets: watch::Receiver<usize>) {
     if !pacer.adapts() {
         return;
     }
     let mut window_end = Instant::now() + WINDOW;
     let mut worst = Duration::ZERO;
     loop {
+        if *sockets.borrow_and_update() == 0 {
+            pacer.reset();
+            if sockets.wait_for(|open| *open > 0).await.is_err() {
+                return;
+            }
+            window_end = Instant::now() + WINDOW;
+            worst = Duration::ZERO;
+        }
         let due = Instant::now() + PROBE_PERIOD;
         tokio::time::sleep_until(due).await;
         let woke = Instant::now();
@@ -211,6 +228,72 @@ mod tests {
         let t2 = t1 + Duration::from_secs(1);
         cadence.wrote(10, true, t2);
         assert_eq!(cadence.due(Duration::from_millis(500)), Some(t2 + Duration::from_millis(500)));
+    }
+
+    /// Counts how often the wrapped future is polled (each poll is a wake-up of its task).
+    struct CountPolls<F> {
+        inner: std::pin::Pin<Box<F>>,
+        polls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl<F: std::future::Future> std::future::Future for CountPolls<F> {
+        type Output = F::Output;
+        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    fn spawn_probe(pacer: &Arc<Pacer>, sockets: watch::Receiver<usize>) -> Arc<std::sync::atomic::AtomicUsize> {
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(CountPolls { inner: Box::pin(run_probe(pacer.clone(), sockets)), polls: polls.clone() });
+        polls
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_probe_sleeps_while_no_socket_is_open_and_wakes_every_period_while_one_is() {
+        let pacer = Pacer::new(FLOOR, CEILING);
+        let (open_sockets, sockets) = watch::channel(0usize);
+        let polls = spawn_probe(&pacer, sockets);
+
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle_polls = polls.load(Ordering::Relaxed);
+        assert!(idle_polls <= 1, "{idle_polls} wake-ups in an idle second");
+
+        open_sockets.send_replace(1);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let busy_polls = polls.load(Ordering::Relaxed) - idle_polls;
+        let expected = (Duration::from_secs(1).as_millis() / PROBE_PERIOD.as_millis()) as usize;
+        assert!((expected - 2..=expected + 2).contains(&busy_polls), "{busy_polls} wake-ups in a second with a socket open");
+
+        open_sockets.send_replace(0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let after_close = polls.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(polls.load(Ordering::Relaxed), after_close, "asleep again once the last socket closed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_is_back_at_its_floor_once_no_socket_is_open() {
+        let pacer = Pacer::new(FLOOR, CEILING);
+        for _ in 0..5 {
+            pacer.observe(Duration::from_millis(200));
+        }
+        assert!(pacer.interval() > FLOOR);
+        let (_open_sockets, sockets) = watch::channel(0usize);
+        spawn_probe(&pacer, sockets);
+
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(pacer.interval(), FLOOR);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_probe_ends_with_the_server() {
+        let pacer = Pacer::new(FLOOR, CEILING);
+        let (open_sockets, sockets) = watch::channel(0usize);
+        let probe = tokio::spawn(run_probe(pacer, sockets));
+        drop(open_sockets);
+        tokio::time::timeout(Duration::from_secs(1), probe).await.expect("the probe ended").expect("no panic");
     }
 
     #[test]
