@@ -90,6 +90,47 @@ struct TokenOrder {
     count: usize,
 }
 
+/// The orders waiting for a free maker. Each maker takes the next one itself when it frees up
+/// (an async channel behind an async lock handed the queue from maker to maker, one scheduler pass
+/// each: under load that chain, not the server, capped the supply).
+#[derive(Default)]
+struct OrderQueue {
+    /// Orders not taken yet, and whether more may come.
+    book: Mutex<(VecDeque<TokenOrder>, bool)>,
+    more: Notify,
+}
+
+impl OrderQueue {
+    fn extend(&self, orders: Vec<TokenOrder>) {
+        self.book.lock().unwrap_or_else(|p| p.into_inner()).0.extend(orders);
+        self.more.notify_waiters();
+    }
+
+    /// No more orders: the makers end once the queue is empty.
+    fn close(&self) {
+        self.book.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.more.notify_waiters();
+    }
+
+    /// The next order; `None` once the queue is closed and empty.
+    async fn next(&self) -> Option<TokenOrder> {
+        loop {
+            // Created before the look, so an `extend` or `close` right after it still wakes it.
+            let more = self.more.notified();
+            {
+                let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(order) = book.0.pop_front() {
+                    return Some(order);
+                }
+                if book.1 {
+                    return None;
+                }
+            }
+            more.await;
+        }
+    }
+}
+
 /// Keepalive interval of the clients.
 const PING_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -408,9 +449,8 @@ impl TicketSupply {
     /// out one `chunk` of events at a time, in small pieces that each free maker takes, so a slow
     /// answer holds up one piece, not the chunk. Runs until done, failed or stopped.
     async fn produce(self: Arc<Self>, schedule: Arc<Vec<Replacement>>, chunk: usize, lead: usize, first_serial: usize) {
-        let (orders, queue) = mpsc::unbounded_channel::<TokenOrder>();
-        let queue = Arc::new(tokio::sync::Mutex::new(queue));
-        let makers: Vec<_> = (0..TOKEN_MAKERS).map(|_| tokio::spawn(self.clone().make_orders(queue.clone()))).collect();
+        let orders = Arc::new(OrderQueue::default());
+        let makers: Vec<_> = (0..TOKEN_MAKERS).map(|_| tokio::spawn(self.clone().make_orders(orders.clone()))).collect();
         let mut serial = first_serial;
         'chunks: for first in (0..schedule.len()).step_by(chunk.max(1)) {
             while first > self.progress.load(Ordering::Relaxed) + lead {
@@ -420,15 +460,17 @@ impl TicketSupply {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let last = (first + chunk).min(schedule.len());
+            let mut pieces = Vec::new();
             for (session, count) in tickets_per_session(&schedule[first..last], self.pools.len()).into_iter().enumerate() {
                 for piece in (0..count).step_by(TOKEN_ORDER_SIZE) {
                     let count = TOKEN_ORDER_SIZE.min(count - piece);
-                    let _ = orders.send(TokenOrder { session, first_serial: serial, count });
+                    pieces.push(TokenOrder { session, first_serial: serial, count });
                     serial += count;
                 }
             }
+            orders.extend(pieces);
         }
-        drop(orders);
+        orders.close();
         for maker in makers {
             if let Err(e) = maker.await {
                 self.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!("token maker: {e}"));
@@ -437,10 +479,10 @@ impl TicketSupply {
     }
 
     /// One maker: takes orders until there are none left, the supply stops or fails.
-    async fn make_orders(self: Arc<Self>, queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<TokenOrder>>>) {
+    async fn make_orders(self: Arc<Self>, orders: Arc<OrderQueue>) {
         let mut client = None;
         loop {
-            let Some(order) = queue.lock().await.recv().await else { return };
+            let Some(order) = orders.next().await else { return };
             if self.stop.load(Ordering::Relaxed) || self.failure().is_some() {
                 return;
             }
@@ -831,6 +873,49 @@ async fn publish(publishers: &[mpsc::UnboundedSender<Command>], load: ChurnLoad,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn order(session: usize) -> TokenOrder {
+        TokenOrder { session, first_serial: 0, count: 1 }
+    }
+
+    #[tokio::test]
+    async fn makers_take_orders_in_order_and_end_once_the_queue_is_closed_and_empty() {
+        let orders = OrderQueue::default();
+        orders.extend(vec![order(1), order(2)]);
+        orders.close();
+        assert_eq!(orders.next().await.map(|o| o.session), Some(1));
+        assert_eq!(orders.next().await.map(|o| o.session), Some(2));
+        assert!(orders.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn every_waiting_maker_wakes_for_new_orders_and_for_the_close() {
+        let orders = Arc::new(OrderQueue::default());
+        let makers: Vec<_> = (0..3)
+            .map(|_| {
+                let orders = orders.clone();
+                tokio::spawn(async move {
+                    let mut taken = Vec::new();
+                    while let Some(order) = orders.next().await {
+                        taken.push(order.session);
+                    }
+                    taken
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        orders.extend((0..30).map(order).collect());
+        tokio::task::yield_now().await;
+        orders.extend((30..60).map(order).collect());
+        orders.close();
+        let mut taken = Vec::new();
+        for maker in makers {
+            let got = tokio::time::timeout(Duration::from_secs(5), maker).await.expect("the makers end").expect("no panic");
+            taken.extend(got);
+        }
+        taken.sort_unstable();
+        assert_eq!(taken, (0..60).collect::<Vec<_>>(), "each order taken once");
+    }
 
     #[test]
     fn drift_compares_the_medians_of_the_second_and_last_tenths() {
