@@ -72,7 +72,7 @@ const FILL_RATE: f64 = 2000.0;
 /// Pause before each RSS reading, so queues drain and the allocator settles.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// Tasks that make one chunk's tokens, each over its own kept-alive REST connection (as an
+/// Tasks that make the newcomers' tokens, each over its own kept-alive REST connection (as an
 /// application server's async HTTP client pool would).
 const TOKEN_MAKERS: usize = 128;
 
