@@ -120,6 +120,19 @@ pub fn number(value: f64) -> String {
     }
 }
 
+/// `value` as [`number`] shows it, with more decimals when that text would fall on the other side
+/// of a bound of `goal` than the value does (2.004 against "<= 2" shows as 2.004, not 2.00).
+pub fn judged_number(value: f64, goal: Option<Goal>) -> String {
+    let text = number(value);
+    let Some(goal) = goal else { return text };
+    let bounds = std::iter::once(goal.target).chain(goal.stretch);
+    let agrees = |text: &str| text.parse::<f64>().map_or(true, |shown| bounds.clone().all(|b| b.holds(shown) == b.holds(value)));
+    if agrees(&text) {
+        return text;
+    }
+    (1..=9).map(|decimals| format!("{value:.decimals$}")).find(|t| agrees(t)).unwrap_or(text)
+}
+
 fn cell(value: Option<f64>) -> String {
     value.map(number).unwrap_or_else(|| "-".into())
 }
@@ -137,7 +150,7 @@ fn cells(row: &Row) -> [String; 10] {
     [
         row.scenario.clone(),
         row.figure.clone(),
-        cell(row.ours),
+        row.ours.map(|v| judged_number(v, row.goal)).unwrap_or_else(|| "-".into()),
         cell(row.floor),
         ratio(row.ours, row.floor),
         cell(row.peer),
@@ -192,6 +205,19 @@ mod tests {
         assert_eq!(row(150.0).verdict(), "NOT met");
         let no_goal = Row { goal: None, ..row(1.0) };
         assert_eq!(no_goal.verdict(), "-");
+    }
+
+    #[test]
+    fn a_value_just_past_a_bound_shows_enough_decimals_to_be_seen_past_it() {
+        let at_most_2 = Some(Goal { target: Bound::AtMost(2.0), stretch: None });
+        assert_eq!(judged_number(2.004, at_most_2), "2.004", "not 2.00 next to NOT met");
+        assert_eq!(judged_number(2.7, at_most_2), "2.70");
+        assert_eq!(judged_number(1.999, at_most_2), "2.00", "2.00 is within the bound, as the value");
+        let at_least_5000 = Some(Goal { target: Bound::AtLeast(5000.0), stretch: Some(Bound::AtLeast(10000.0)) });
+        assert_eq!(judged_number(4999.6, at_least_5000), "4999.6", "not 5000 next to NOT met");
+        assert_eq!(judged_number(9999.96, at_least_5000), "9999.96");
+        assert_eq!(judged_number(5238.0, at_least_5000), "5238");
+        assert_eq!(judged_number(2.004, None), "2.00", "no goal: the usual precision");
     }
 
     #[test]
