@@ -46,11 +46,14 @@ pub struct Rest {
 /// Parallel HTTP clients used to create tokens.
 const TOKEN_THREADS: usize = 4;
 
+/// Path of the REST API on the server.
+const API: &str = "/openvidu/api";
+
 impl Rest {
     /// REST at `http://addr/openvidu/api` with the bench secret.
     pub fn new(addr: SocketAddr) -> Rest {
         let credentials = base64::engine::general_purpose::STANDARD.encode(format!("OPENVIDUAPP:{SECRET}"));
-        Rest { addr, base: format!("http://{addr}/openvidu/api"), authorization: format!("Basic {credentials}") }
+        Rest { addr, base: format!("http://{addr}{API}"), authorization: format!("Basic {credentials}") }
     }
 
     /// The server's address.
@@ -65,21 +68,23 @@ impl Rest {
 
     /// Path (from the root) that makes a connection, and so a token, in `session`.
     pub fn connection_path(session: &str) -> String {
-        format!("/openvidu/api/sessions/{session}/connection")
+        format!("{API}/sessions/{session}/connection")
     }
 
-    fn post(&self, agent: &ureq::Agent, path: &str, body: serde_json::Value) -> Result<ureq::http::Response<ureq::Body>, String> {
+    /// POSTs the JSON text `body` to `path` (below the API's path).
+    fn post(&self, agent: &ureq::Agent, path: &str, body: &str) -> Result<ureq::http::Response<ureq::Body>, String> {
         agent
             .post(format!("{}{path}", self.base))
             .header("Authorization", &self.authorization)
-            .send_json(body)
+            .header("Content-Type", "application/json")
+            .send(body)
             .map_err(|e| format!("POST {path}: {e}"))
     }
 
     /// Creates a session with a custom id.
     pub fn create_session(&self, id: &str) -> Result<(), String> {
         let agent = ureq::Agent::new_with_defaults();
-        self.post(&agent, "/sessions", json!({"customSessionId": id}))?;
+        self.post(&agent, "/sessions", &json!({"customSessionId": id}).to_string())?;
         Ok(())
     }
 
@@ -92,7 +97,8 @@ impl Rest {
                 .map(|start| {
                     let n = per_thread.min(count - start);
                     scope.spawn(move || {
-                        self.create_tickets_with(&ureq::Agent::new_with_defaults(), session, n)
+                        let agent = ureq::Agent::new_with_defaults();
+                        (0..n).map(|_| self.create_ticket(&agent, session)).collect::<Result<Vec<_>, String>>()
                     })
                 })
                 .collect();
@@ -102,12 +108,6 @@ impl Rest {
             }
             Ok(tickets)
         })
-    }
-
-    /// Creates `count` PUBLISHER tokens for `session` one after the other on `agent`'s kept-alive
-    /// connection (for callers that run many such calls side by side).
-    pub fn create_tickets_with(&self, agent: &ureq::Agent, session: &str, count: usize) -> Result<Vec<Ticket>, String> {
-        (0..count).map(|_| self.create_ticket(agent, session)).collect()
     }
 
     /// Connections of `sessions` made over REST and not joined (yet): their tokens are still valid.
@@ -139,12 +139,7 @@ impl Rest {
     }
 
     fn create_ticket(&self, agent: &ureq::Agent, session: &str) -> Result<Ticket, String> {
-        let mut response = agent
-            .post(format!("{}/sessions/{session}/connection", self.base))
-            .header("Authorization", &self.authorization)
-            .header("Content-Type", "application/json")
-            .send(PUBLISHER_CONNECTION)
-            .map_err(|e| format!("POST /sessions/{session}/connection: {e}"))?;
+        let mut response = self.post(agent, &format!("/sessions/{session}/connection"), PUBLISHER_CONNECTION)?;
         let body = response.body_mut().read_to_vec().map_err(|e| format!("connection reply: {e}"))?;
         Ticket::from_reply(&body)
     }
