@@ -382,17 +382,34 @@ enum TicketSource {
     Local { host: String },
 }
 
+/// One session's tokens made and not taken yet, and the newcomers waiting for one.
+#[derive(Default)]
+struct Pool {
+    tickets: Mutex<VecDeque<Ticket>>,
+    /// Wakes this session's waiting newcomers only: with one wake-up for every session, each
+    /// answer woke every waiting newcomer, and in an overload (thousands waiting) those wake-ups
+    /// took the load generator's core as the backlog grew.
+    ready: Notify,
+}
+
+impl Pool {
+    /// Adds `tickets` and wakes the session's waiting newcomers.
+    fn put(&self, tickets: Vec<Ticket>) {
+        self.tickets.lock().unwrap_or_else(|p| p.into_inner()).extend(tickets);
+        self.ready.notify_waiters();
+    }
+}
+
 /// Tokens for the newcomers, made ahead of need by a producer task.
 struct TicketSupply {
     source: TicketSource,
     session_names: Vec<String>,
-    pools: Vec<Mutex<VecDeque<Ticket>>>,
-    ready: Notify,
+    pools: Vec<Pool>,
     /// Tokens made so far.
     produced: AtomicUsize,
     /// Next event the scheduler will run.
     progress: AtomicUsize,
-    stop: AtomicBool,
+    stopped: AtomicBool,
     failure: Mutex<Option<String>>,
 }
 
@@ -411,7 +428,18 @@ impl TicketSupply {
     }
 
     fn take(&self, session: usize) -> Option<Ticket> {
-        self.pools[session].lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+        self.pools[session].tickets.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+    }
+
+    /// Wakes every waiting newcomer (the supply failed or stopped).
+    fn wake_all(&self) {
+        self.pools.iter().for_each(|pool| pool.ready.notify_waiters());
+    }
+
+    /// Ends the supply: makers stop taking orders and waiting newcomers give up.
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake_all();
     }
 
     /// Deletes the connections of newcomers that never joined, as an application server withdraws
@@ -427,7 +455,7 @@ impl TicketSupply {
         loop {
             let batch = std::mem::take(&mut *churn.to_revoke.lock().unwrap_or_else(|p| p.into_inner()));
             if batch.is_empty() {
-                if self.stop.load(Ordering::Relaxed) {
+                if self.stopped.load(Ordering::Relaxed) {
                     return revoked;
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -454,7 +482,7 @@ impl TicketSupply {
         let mut serial = first_serial;
         'chunks: for first in (0..schedule.len()).step_by(chunk.max(1)) {
             while first > self.progress.load(Ordering::Relaxed) + lead {
-                if self.stop.load(Ordering::Relaxed) || self.failure().is_some() {
+                if self.stopped.load(Ordering::Relaxed) || self.failure().is_some() {
                     break 'chunks;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -483,18 +511,17 @@ impl TicketSupply {
         let mut client = None;
         loop {
             let Some(order) = orders.next().await else { return };
-            if self.stop.load(Ordering::Relaxed) || self.failure().is_some() {
+            if self.stopped.load(Ordering::Relaxed) || self.failure().is_some() {
                 return;
             }
             match self.make(&mut client, order.session, order.first_serial, order.count).await {
                 Ok(tokens) => {
-                    self.pools[order.session].lock().unwrap_or_else(|p| p.into_inner()).extend(tokens);
                     self.produced.fetch_add(order.count, Ordering::Relaxed);
-                    self.ready.notify_waiters();
+                    self.pools[order.session].put(tokens);
                 }
                 Err(e) => {
                     self.failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-                    self.ready.notify_waiters();
+                    self.wake_all();
                     return;
                 }
             }
@@ -549,11 +576,11 @@ impl Launcher {
         tokio::spawn(async move {
             let mut abandoned = false;
             let ticket = loop {
-                let ready = launcher.supply.ready.notified();
+                let ready = launcher.supply.pools[session].ready.notified();
                 if let Some(ticket) = launcher.supply.take(session) {
                     break ticket;
                 }
-                if launcher.supply.failure().is_some() || launcher.supply.stop.load(Ordering::Relaxed) {
+                if launcher.supply.failure().is_some() || launcher.supply.stopped.load(Ordering::Relaxed) {
                     return;
                 }
                 tokio::select! {
@@ -598,11 +625,10 @@ pub async fn run(target: &Target, load: ChurnLoad) -> Result<Figures, String> {
     let supply = Arc::new(TicketSupply {
         source,
         session_names,
-        pools: (0..load.sessions).map(|_| Mutex::new(VecDeque::new())).collect(),
-        ready: Notify::new(),
+        pools: (0..load.sessions).map(|_| Pool::default()).collect(),
         produced: AtomicUsize::new(0),
         progress: AtomicUsize::new(0),
-        stop: AtomicBool::new(false),
+        stopped: AtomicBool::new(false),
         failure: Mutex::new(None),
     });
     let launcher = Arc::new(Launcher { churn: churn.clone(), supply: supply.clone(), server: target.process.addr, waited_for_ticket: AtomicU64::new(0) });
@@ -611,7 +637,7 @@ pub async fn run(target: &Target, load: ChurnLoad) -> Result<Figures, String> {
         Ok(slots) => churn_phase(target, load, &launcher, slots, Arc::new(events)).await,
         Err(e) => Err(e.clone()),
     };
-    supply.stop.store(true, Ordering::Relaxed);
+    supply.stop();
     for slot in slots.iter().flatten().flatten() {
         let _ = slot.commands.send(Command::Close);
     }
@@ -711,7 +737,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     // CPU shares over the active window (to the last join or leave), not the idle end of the drain.
     let last_us = churn.last_join_us.load(Ordering::Relaxed).max(churn.last_leave_us.load(Ordering::Relaxed));
     let window_s = (last_us.saturating_sub(start_us) as f64 / 1e6).max(load.duration.as_secs_f64());
-    supply.stop.store(true, Ordering::Relaxed);
+    supply.stop();
     let _ = producer.await;
     let revoked = revoker.await.unwrap_or(0);
     if let Some(e) = supply.failure() {
@@ -915,6 +941,21 @@ mod tests {
         }
         taken.sort_unstable();
         assert_eq!(taken, (0..60).collect::<Vec<_>>(), "each order taken once");
+    }
+
+    #[tokio::test]
+    async fn tokens_wake_the_newcomers_of_their_own_session_only() {
+        use std::future::Future;
+        let pools = [Pool::default(), Pool::default()];
+        let ticket = || Ticket { token: "ws://h?sessionId=s1&token=t".into(), connection_id: "t".into() };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut waiting = std::pin::pin!(pools[0].ready.notified());
+        waiting.as_mut().enable();
+        pools[1].put(vec![ticket()]);
+        assert!(waiting.as_mut().poll(&mut cx).is_pending(), "another session's token wakes no one here");
+        pools[0].put(vec![ticket()]);
+        assert!(waiting.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(pools[0].tickets.lock().unwrap().len(), 1);
     }
 
     #[test]
