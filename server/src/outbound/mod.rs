@@ -197,6 +197,9 @@ pub struct WriterPacing {
     /// this socket alone (an answer, a private frame) ends the wait: it goes out at once, after
     /// the broadcasts that precede it.
     pub pacer: Arc<Pacer>,
+    /// How far the socket's feed reader may lag (the outbound queue size): broadcasts gather to
+    /// at most a quarter of it.
+    pub lag_bound: usize,
     /// After a close frame, how long to wait for the peer before dropping the socket.
     pub close_linger: Duration,
 }
@@ -214,7 +217,7 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
     kill_switch: Arc<watch::Sender<bool>>,
     pacing: WriterPacing,
 ) {
-    let mut cadence = Cadence::default();
+    let mut cadence = Cadence::for_lag_bound(pacing.lag_bound);
     while outlet.ready().await {
         match cadence.due(pacing.pacer.interval()) {
             // Busy socket: let more broadcasts gather until the interval is over, unless something
@@ -302,7 +305,7 @@ mod tests {
         let (link, outlet, _kill) = SocketLink::new(100);
         link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
         let (sink, mut peer) = tokio::io::duplex(4096);
-        let pacing = WriterPacing { pacer: Pacer::new(PACING, PACING), close_linger: Duration::from_secs(1) };
+        let pacing = WriterPacing { pacer: Pacer::new(PACING, PACING), lag_bound: 100, close_linger: Duration::from_secs(1) };
         let writer = tokio::spawn(run_writer(sink, outlet, link.kill_switch(), pacing));
         let start = Instant::now();
 

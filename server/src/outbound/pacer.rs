@@ -86,21 +86,36 @@ impl Pacer {
 }
 
 /// One writer's pacing state: when its last write left nothing behind, and how fast its frames came.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Cadence {
     last_drained: Option<Instant>,
     last_write: Option<Instant>,
     frames_per_second: f64,
+    /// Frames worth a write: [`WORTH_A_WRITE`], or fewer under a small lag bound.
+    gather: f64,
+}
+
+impl Default for Cadence {
+    fn default() -> Cadence {
+        Cadence::for_lag_bound(usize::MAX)
+    }
 }
 
 impl Cadence {
+    /// The cadence of a writer whose feed reader may lag at most `lag_bound` entries: it lets at
+    /// most a quarter of that gather, so that pacing alone never makes a reader look stalled (a
+    /// reader paced to 64 frames under a bound of 64 was cut as soon as the pace picked up).
+    pub fn for_lag_bound(lag_bound: usize) -> Cadence {
+        Cadence { last_drained: None, last_write: None, frames_per_second: 0.0, gather: WORTH_A_WRITE.min(lag_bound as f64 / 4.0).max(1.0) }
+    }
+
     /// When the socket's next write of broadcasts is due (`None`: at once, the last write left
     /// frames behind or there was none): `interval` after the last write, or sooner when at the
-    /// socket's recent pace [`WORTH_A_WRITE`] frames gather before that.
+    /// socket's recent pace the frames worth a write gather before that.
     pub fn due(&self, interval: Duration) -> Option<Instant> {
         let last = self.last_drained?;
         let gather = if self.frames_per_second > 0.0 {
-            Duration::from_secs_f64(WORTH_A_WRITE / self.frames_per_second)
+            Duration::from_secs_f64(self.gather / self.frames_per_second)
         } else {
             interval
         };
@@ -228,6 +243,17 @@ mod tests {
         let t2 = t1 + Duration::from_secs(1);
         cadence.wrote(10, true, t2);
         assert_eq!(cadence.due(Duration::from_millis(500)), Some(t2 + Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn under_a_small_lag_bound_a_quarter_of_it_is_worth_a_write() {
+        let t0 = Instant::now();
+        let mut cadence = Cadence::for_lag_bound(64);
+        cadence.wrote(10, true, t0);
+        // 640 frames in 100 ms: 16 (a quarter of the bound) gather in 2.5 ms.
+        let t1 = t0 + Duration::from_millis(100);
+        cadence.wrote(640, true, t1);
+        assert_eq!(cadence.due(CEILING), Some(t1 + Duration::from_micros(2500)));
     }
 
     /// Counts how often the wrapped future is polled (each poll is a wake-up of its task).

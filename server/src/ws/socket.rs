@@ -37,7 +37,7 @@ where
         .max_frame_size(Some(hub.config.max_ws_message_bytes));
     let mut stream = WebSocketStream::from_raw_socket(ReadOnly(reader), Role::Server, Some(config)).await;
     let (link, queue, mut kill) = SocketLink::new(hub.config.outbound_queue_frames);
-    let pacing = WriterPacing { pacer: hub.pacer.clone(), close_linger: hub.config.close_grace };
+    let pacing = WriterPacing { pacer: hub.pacer.clone(), lag_bound: hub.config.outbound_queue_frames, close_linger: hub.config.close_grace };
     let mut writer = tokio::spawn(run_writer(sink, queue, link.kill_switch(), pacing));
     let mut writer_done = false;
     let mut shutdown = hub.shutdown_signal();
