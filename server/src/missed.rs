@@ -130,7 +130,7 @@ mod tests {
         story.broadcast("b2");
         story.private("p3");
         story.broadcast("b3");
-        let all = vec!["b1", "p1", "p2", "b2", "p3", "b3"];
+        let all = ["b1", "p1", "p2", "b2", "p3", "b3"];
         for received in 0..=6u64 {
             let (frames, gap, last) = story.missed(received);
             assert_eq!(frames, all[received as usize..], "after {received}");

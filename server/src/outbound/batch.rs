@@ -1,10 +1,12 @@
 //! One batch of outbound items encoded as WebSocket frames, and written in as few writes as the
 //! socket accepts.
 
+use std::collections::vec_deque;
 use std::io::IoSlice;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::outlet::Take;
 use super::Outbound;
 use crate::rpc::Frame;
 use crate::ws::encode::{self, Opcode, MAX_HEADER};
@@ -14,46 +16,94 @@ use crate::ws::encode::{self, Opcode, MAX_HEADER};
 /// shared bytes where they are.
 const COPY_AT_MOST: usize = 1024;
 
-/// One batch of frames, encoded: headers, control frames and small payloads in one scratch buffer
-/// that lives only for this batch; big payloads kept as the shared frames, written where they are.
-#[derive(Default)]
+/// How a batch ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BatchEnd {
+    /// Everything was written; more may follow.
+    Written,
+    /// A close frame was written: no more writes.
+    Closed,
+    /// The answer to the peer's close frame was written: no more writes, nothing to wait for.
+    Replied,
+}
+
+/// One batch of frames, encoded as they are taken: headers, control frames and small payloads
+/// copied into one scratch buffer that lives only for this batch (broadcasts straight from the
+/// session's feed, while it is locked); big payloads kept as the shared frames, written where they
+/// are. Anything taken after a close frame is dropped.
 pub(super) struct BatchEncoder {
     scratch: Vec<u8>,
     /// The big payloads, each with the end of the scratch bytes that go before it.
     big: Vec<(usize, Frame)>,
+    /// Frames encoded.
+    frames: usize,
+    end: BatchEnd,
+}
+
+impl Default for BatchEncoder {
+    fn default() -> BatchEncoder {
+        BatchEncoder { scratch: Vec::new(), big: Vec::new(), frames: 0, end: BatchEnd::Written }
+    }
+}
+
+/// Scratch bytes a text frame takes: its header, and its payload if that is copied.
+fn scratch_bytes(frame: &Frame) -> usize {
+    if frame.len() <= COPY_AT_MOST { MAX_HEADER + frame.len() } else { MAX_HEADER }
 }
 
 impl BatchEncoder {
-    /// An encoder with its scratch buffer sized for `items` (one allocation per batch, no growth).
-    pub(super) fn for_items(items: &[Outbound]) -> BatchEncoder {
-        let bytes = items
-            .iter()
-            .map(|item| match item {
-                Outbound::Text(frame) if frame.len() <= COPY_AT_MOST => MAX_HEADER + frame.len(),
-                Outbound::Text(_) => MAX_HEADER,
-                Outbound::Close(_, reason) => MAX_HEADER + 2 + reason.len(),
-                Outbound::CloseReply(_) => MAX_HEADER + 2,
-                Outbound::Pong(payload) => MAX_HEADER + payload.len(),
-            })
-            .sum();
-        BatchEncoder { scratch: Vec::with_capacity(bytes), big: Vec::new() }
+    /// Frames encoded so far.
+    pub(super) fn frames(&self) -> usize {
+        self.frames
     }
 
+    /// How the batch ends once written.
+    pub(super) fn end(&self) -> BatchEnd {
+        self.end
+    }
+
+    fn closed(&self) -> bool {
+        self.end != BatchEnd::Written
+    }
+
+    fn push_text(&mut self, frame: &Frame) {
+        encode::push_header(&mut self.scratch, Opcode::Text, frame.len());
+        if frame.len() <= COPY_AT_MOST {
+            self.scratch.extend_from_slice(frame.as_bytes());
+        } else {
+            self.big.push((self.scratch.len(), frame.clone()));
+        }
+        self.frames += 1;
+    }
+
+    /// Encodes `item` (nothing once a close frame is in the batch).
     pub(super) fn push(&mut self, item: Outbound) {
+        if self.closed() {
+            return;
+        }
         let scratch = &mut self.scratch;
         match item {
             Outbound::Text(frame) => {
-                encode::push_header(scratch, Opcode::Text, frame.len());
-                if frame.len() <= COPY_AT_MOST {
-                    scratch.extend_from_slice(frame.as_bytes());
-                } else {
-                    self.big.push((scratch.len(), frame));
-                }
+                scratch.reserve(scratch_bytes(&frame));
+                self.push_text(&frame);
+                return;
             }
-            Outbound::Close(code, reason) => encode::push_close(scratch, Some(code), reason),
-            Outbound::CloseReply(code) => encode::push_close(scratch, code, ""),
+            Outbound::Close(code, reason) => {
+                encode::push_close(scratch, Some(code), reason);
+                self.end = BatchEnd::Closed;
+            }
+            Outbound::CloseReply(code) => {
+                encode::push_close(scratch, code, "");
+                self.end = BatchEnd::Replied;
+            }
             Outbound::Pong(payload) => encode::push_pong(scratch, &payload),
         }
+        self.frames += 1;
+    }
+
+    /// True when nothing was encoded.
+    pub(super) fn is_empty(&self) -> bool {
+        self.frames == 0
     }
 
     /// Writes everything: one plain write when all of it is in the scratch buffer, vectored writes
@@ -81,6 +131,20 @@ impl BatchEncoder {
             IoSlice::advance_slices(&mut remaining, written);
         }
         Ok(())
+    }
+}
+
+impl Take for BatchEncoder {
+    fn broadcasts(&mut self, frames: vec_deque::Iter<'_, Frame>) {
+        if self.closed() {
+            return;
+        }
+        self.scratch.reserve(frames.clone().map(scratch_bytes).sum());
+        frames.for_each(|frame| self.push_text(frame));
+    }
+
+    fn own(&mut self, item: Outbound) {
+        self.push(item);
     }
 }
 
@@ -149,6 +213,30 @@ mod tests {
                 (text, big.into_bytes()),
                 (text, b"small two".to_vec()),
                 (OpCode::Control(Control::Close), [&1000u16.to_be_bytes()[..], b"bye"].concat()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn broadcasts_lent_by_the_feed_are_encoded_in_place_and_nothing_goes_after_a_close() {
+        let big = "b".repeat(COPY_AT_MOST + 1);
+        let lent: std::collections::VecDeque<Frame> = [Frame::from("one"), Frame::from(big.clone())].into_iter().collect();
+        let mut encoder = BatchEncoder::default();
+        encoder.broadcasts(lent.iter());
+        encoder.own(Outbound::Close(1001, "away"));
+        encoder.broadcasts(lent.iter());
+        encoder.own(Outbound::Text(Frame::from("after")));
+        assert_eq!(encoder.frames(), 3);
+        assert_eq!(encoder.end(), BatchEnd::Closed);
+        let mut socket = Trickle(Vec::new());
+        encoder.write_to(&mut socket).await.expect("written");
+        let text = OpCode::Data(Data::Text);
+        assert_eq!(
+            frames(&socket.0),
+            vec![
+                (text, b"one".to_vec()),
+                (text, big.into_bytes()),
+                (OpCode::Control(Control::Close), [&1001u16.to_be_bytes()[..], b"away"].concat()),
             ]
         );
     }

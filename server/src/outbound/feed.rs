@@ -9,12 +9,12 @@
 //! (not on each one): one that lags more than the bound is *stalled*, its socket is killed and the
 //! append reports it, so the session evicts it exactly as a full queue used to.
 
-use std::collections::VecDeque;
+use std::collections::{vec_deque, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::rpc::Frame;
@@ -28,7 +28,12 @@ pub struct Feed {
     last_seq: AtomicU64,
     /// How far a reader may lag before it counts as stalled.
     lag_bound: u64,
-    inner: Mutex<FeedInner>,
+    /// Taking entries only reads: the writers of a session's members take in parallel, and only
+    /// appends, new readers and detaches wait for one another.
+    inner: RwLock<FeedInner>,
+    /// Readers waiting for the next append (apart from the entries, so a writer that registers
+    /// does not hold up the others' takes).
+    waiting: Mutex<Vec<Arc<Reader>>>,
 }
 
 struct FeedInner {
@@ -36,8 +41,6 @@ struct FeedInner {
     entries: VecDeque<Frame>,
     /// Readers to check and to keep entries for.
     readers: Vec<Arc<Reader>>,
-    /// Readers waiting for the next append.
-    waiting: Vec<Arc<Reader>>,
     /// Number at which the next check of the readers is due.
     next_check: u64,
 }
@@ -74,12 +77,8 @@ impl Feed {
         Arc::new(Feed {
             last_seq: AtomicU64::new(0),
             lag_bound: lag_bound.max(1) as u64,
-            inner: Mutex::new(FeedInner {
-                entries: VecDeque::new(),
-                readers: Vec::new(),
-                waiting: Vec::new(),
-                next_check: MIN_CHECK_SPAN,
-            }),
+            inner: RwLock::new(FeedInner { entries: VecDeque::new(), readers: Vec::new(), next_check: MIN_CHECK_SPAN }),
+            waiting: Mutex::new(Vec::new()),
         })
     }
 
@@ -97,21 +96,22 @@ impl Feed {
             kill,
             slot: Mutex::new(ReaderSlot { active: true, ..ReaderSlot::default() }),
         });
-        self.inner.lock().readers.push(reader.clone());
+        self.inner.write().readers.push(reader.clone());
         reader
     }
 
     /// Appends `frame` and wakes the readers waiting for it; returns the connection ids of readers
     /// found stalled (their sockets are killed).
     pub fn append(&self, frame: Frame) -> Vec<String> {
-        let (waiting, stalled) = {
-            let mut inner = self.inner.lock();
+        let stalled = {
+            let mut inner = self.inner.write();
             inner.entries.push_back(frame);
             let seq = self.last_seq.load(Ordering::Relaxed) + 1;
             self.last_seq.store(seq, Ordering::Release);
-            let stalled = if seq >= inner.next_check { self.check_readers(&mut inner, seq) } else { Vec::new() };
-            (std::mem::take(&mut inner.waiting), stalled)
+            if seq >= inner.next_check { self.check_readers(&mut inner, seq) } else { Vec::new() }
         };
+        // After the new number is stored: a reader registering from here on sees it.
+        let waiting = std::mem::take(&mut *self.waiting.lock());
         for reader in waiting {
             let waker = {
                 let mut slot = reader.slot.lock();
@@ -157,15 +157,17 @@ impl Feed {
         stalled
     }
 
-    /// Hands to `out` the entries `reader` has not taken, numbered below `before`, at most `max`,
-    /// and moves the reader past them. A reader that is not active takes nothing.
-    pub fn take(&self, reader: &Reader, before: u64, max: usize, mut out: impl FnMut(Frame)) {
+    /// Lends to `out` the entries `reader` has not taken, numbered below `before`, at most `max`
+    /// (borrowed while the feed is locked: a writer copies them into its batch, with no reference
+    /// count touched per recipient), moves the reader past them and returns how many they were. A
+    /// reader that is not active takes nothing, and `out` is not called when there is nothing.
+    pub fn take(&self, reader: &Reader, before: u64, max: usize, out: impl FnOnce(vec_deque::Iter<'_, Frame>)) -> usize {
         if reader.next() > self.last_seq().min(before.saturating_sub(1)) {
-            return; // nothing to take: no lock
+            return 0; // nothing to take: no lock
         }
-        let inner = self.inner.lock();
+        let inner = self.inner.read();
         if !reader.slot.lock().active {
-            return;
+            return 0;
         }
         let next = reader.next.load(Ordering::Relaxed);
         let last = self.last_seq.load(Ordering::Relaxed);
@@ -173,13 +175,14 @@ impl Feed {
         // Entries are kept until every active reader took them, so `next >= first` holds.
         let from = next.max(first);
         let until = before.min(last + 1);
-        if until <= from {
-            return;
+        if until <= from || max == 0 {
+            return 0;
         }
         let count = ((until - from) as usize).min(max);
         let skip = (from - first) as usize;
-        inner.entries.range(skip..skip + count).for_each(|frame| out(frame.clone()));
+        out(inner.entries.range(skip..skip + count));
         reader.next.store(from + count as u64, Ordering::Release);
+        count
     }
 
     /// True when `reader` is active and has something to take (read without the feed's lock).
@@ -192,7 +195,7 @@ impl Feed {
         if self.has_unread(reader) {
             return true;
         }
-        let mut inner = self.inner.lock();
+        let mut waiting = self.waiting.lock();
         let mut slot = reader.slot.lock();
         if !slot.active {
             return false;
@@ -207,7 +210,7 @@ impl Feed {
         if !slot.listed {
             slot.listed = true;
             drop(slot);
-            inner.waiting.push(reader.clone());
+            waiting.push(reader.clone());
         }
         false
     }
@@ -215,7 +218,8 @@ impl Feed {
     /// Stops `reader` and copies out what it has not taken yet (the frames its socket never got),
     /// with the number of the first.
     pub fn detach(&self, reader: &Reader) -> (u64, Vec<Frame>) {
-        let inner = self.inner.lock();
+        // Exclusive: a take of the same reader must end before, or see it stopped.
+        let inner = self.inner.write();
         let mut slot = reader.slot.lock();
         let next = reader.next.load(Ordering::Relaxed);
         if !slot.active {
@@ -233,7 +237,7 @@ impl Feed {
     /// Number of entries kept.
     #[cfg(test)]
     pub fn kept(&self) -> usize {
-        self.inner.lock().entries.len()
+        self.inner.read().entries.len()
     }
 }
 
@@ -286,7 +290,7 @@ mod tests {
 
     fn take(feed: &Feed, reader: &Reader, before: u64, max: usize) -> Vec<String> {
         let mut out = Vec::new();
-        feed.take(reader, before, max, |frame| out.push(frame.as_str().to_string()));
+        feed.take(reader, before, max, |frames| out.extend(frames.map(|frame| frame.as_str().to_string())));
         out
     }
 
@@ -346,6 +350,34 @@ mod tests {
         assert!(!stuck.is_active());
         assert_eq!(take(&feed, &stuck, u64::MAX, 100), Vec::<String>::new(), "a cut reader takes nothing");
         assert!(feed.kept() < MIN_CHECK_SPAN as usize, "and holds nothing");
+    }
+
+    #[test]
+    fn a_detach_racing_the_writers_take_hands_over_each_entry_exactly_once() {
+        for round in 0..200 {
+            let feed = Feed::new(10_000);
+            let reader = feed.reader(1, "racer".into(), kill_switch().0);
+            let texts: Vec<String> = (0..2000).map(|n| n.to_string()).collect();
+            texts.iter().for_each(|text| drop(feed.append(Frame::from(text.as_str()))));
+            let (taken, (first, untaken)) = std::thread::scope(|scope| {
+                let writer = scope.spawn(|| {
+                    let mut taken = Vec::new();
+                    while reader.is_active() {
+                        taken.extend(take(&feed, &reader, u64::MAX, 2));
+                    }
+                    taken
+                });
+                // Detach while the writer is mid-way.
+                while reader.next() < 100 + round {
+                    std::hint::spin_loop();
+                }
+                let detached = feed.detach(&reader);
+                (writer.join().unwrap(), detached)
+            });
+            assert_eq!(first, taken.len() as u64 + 1, "the backlog starts where the writer stopped");
+            let handed: Vec<String> = taken.into_iter().chain(untaken.iter().map(|f| f.as_str().to_string())).collect();
+            assert_eq!(handed, texts, "round {round}: every entry once, in order");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use batch::BatchEncoder;
+use batch::{BatchEncoder, BatchEnd};
 use crate::rpc::Frame;
 use feed::{Feed, Reader};
 pub use outlet::Outlet;
@@ -232,19 +232,19 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
             // socket, which then go out in the same write (one syscall for many frames).
             _ => tokio::task::yield_now().await,
         }
-        let batch = outlet.take_now(MAX_FRAMES_PER_FLUSH);
+        let mut batch = BatchEncoder::default();
+        outlet.take_into(MAX_FRAMES_PER_FLUSH, &mut batch);
         if batch.is_empty() {
             continue;
         }
-        let frames = batch.len();
-        match write_batch(&mut sink, batch).await {
-            Ok(BatchEnd::Written) => cadence.wrote(frames, outlet.is_empty(), Instant::now()),
-            Ok(BatchEnd::Closed) => break,
-            Ok(BatchEnd::Replied) => return,
-            Err(_) => {
-                kill_switch.send_replace(true);
-                return;
-            }
+        if write_batch(&mut sink, &batch).await.is_err() {
+            kill_switch.send_replace(true);
+            return;
+        }
+        match batch.end() {
+            BatchEnd::Written => cadence.wrote(batch.frames(), outlet.is_empty(), Instant::now()),
+            BatchEnd::Closed => break,
+            BatchEnd::Replied => return,
         }
     }
     let mut kill = kill_switch.subscribe();
@@ -252,35 +252,10 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
     kill_switch.send_replace(true);
 }
 
-enum BatchEnd {
-    /// Everything was written; more may follow.
-    Written,
-    /// A close frame was written: no more writes.
-    Closed,
-    /// The answer to the peer's close frame was written: no more writes, nothing to wait for.
-    Replied,
-}
-
-/// Writes `batch` up to and including its first close frame (anything after one is dropped), in
-/// as few writes as the socket accepts, then flushes.
-async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, batch: Vec<Outbound>) -> std::io::Result<BatchEnd> {
-    let mut encoder = BatchEncoder::for_items(&batch);
-    let mut end = BatchEnd::Written;
-    for item in batch {
-        let last = match item {
-            Outbound::Close(..) => Some(BatchEnd::Closed),
-            Outbound::CloseReply(_) => Some(BatchEnd::Replied),
-            _ => None,
-        };
-        encoder.push(item);
-        if let Some(last) = last {
-            end = last;
-            break;
-        }
-    }
-    encoder.write_to(sink).await?;
-    sink.flush().await?;
-    Ok(end)
+/// Writes the encoded `batch`, in as few writes as the socket accepts, then flushes.
+async fn write_batch<W: AsyncWrite + Unpin>(sink: &mut W, batch: &BatchEncoder) -> std::io::Result<()> {
+    batch.write_to(sink).await?;
+    sink.flush().await
 }
 
 #[cfg(test)]

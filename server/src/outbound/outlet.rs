@@ -5,7 +5,7 @@
 //! queued. The item goes out after the feed's entries numbered below its stamp and before the
 //! others; under the session's lock (joins, leaves, signals) that is exactly the order of events.
 
-use std::collections::VecDeque;
+use std::collections::{vec_deque, VecDeque};
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
@@ -14,6 +14,7 @@ use super::feed::{Feed, Reader};
 use super::queue::KEEP_CAPACITY;
 use super::queue;
 use super::Outbound;
+use crate::rpc::Frame;
 
 /// An item of the socket's queue, stamped.
 #[derive(Debug)]
@@ -33,6 +34,24 @@ pub(crate) enum Item {
     Unfollow,
 }
 
+/// Where [`Outlet::take_into`] puts what it takes, in order.
+pub trait Take {
+    /// Broadcasts of the followed feed, lent while the feed is locked.
+    fn broadcasts(&mut self, frames: vec_deque::Iter<'_, Frame>);
+    /// An item of the socket's own queue.
+    fn own(&mut self, item: Outbound);
+}
+
+impl Take for Vec<Outbound> {
+    fn broadcasts(&mut self, frames: vec_deque::Iter<'_, Frame>) {
+        self.extend(frames.cloned().map(Outbound::Text));
+    }
+
+    fn own(&mut self, item: Outbound) {
+        self.push(item);
+    }
+}
+
 /// The receiving end of a socket's outbound path.
 ///
 /// Dropping it (the writer stopped) leaves the feed's reader where it was: the broadcasts it never
@@ -49,21 +68,21 @@ impl Outlet {
         Outlet { rx, staged: VecDeque::new(), following: None }
     }
 
-    /// Takes up to `max` items to send, in order, without waiting (none when there is nothing).
-    pub fn take_now(&mut self, max: usize) -> Vec<Outbound> {
-        let mut out = Vec::new();
-        while out.len() < max {
+    /// Takes up to `max` items to send, in order, without waiting, into `out`; returns how many.
+    pub fn take_into(&mut self, max: usize, out: &mut impl Take) -> usize {
+        let mut taken = 0;
+        while taken < max {
             // Read before looking at the queue: an item queued after this look is stamped above
             // `upto`, so the entries up to `upto` may go before it.
             let upto = self.following.as_ref().map(|(feed, _)| feed.last_seq());
             if self.staged.is_empty() {
-                self.staged.extend(self.rx.take_now(max - out.len()));
+                self.staged.extend(self.rx.take_now(max - taken));
             }
             if let (Some((feed, reader)), Some(upto)) = (&self.following, upto) {
                 let before = self.staged.front().map_or(upto + 1, |queued| queued.stamp.min(upto + 1));
-                let taken = out.len();
-                feed.take(reader, before, max - out.len(), |frame| out.push(Outbound::Text(frame)));
-                if out.len() > taken {
+                let broadcasts = feed.take(reader, before, max - taken, |frames| out.broadcasts(frames));
+                if broadcasts > 0 {
+                    taken += broadcasts;
                     continue;
                 }
             }
@@ -75,7 +94,10 @@ impl Outlet {
                 break;
             };
             match queued.item {
-                Item::Out(item) => out.push(item),
+                Item::Out(item) => {
+                    out.own(item);
+                    taken += 1;
+                }
                 Item::Follow(feed, reader) => {
                     self.stop_following();
                     self.following = Some((feed, reader));
@@ -83,6 +105,13 @@ impl Outlet {
                 Item::Unfollow => self.stop_following(),
             }
         }
+        taken
+    }
+
+    /// Takes up to `max` items to send, in order, without waiting (none when there is nothing).
+    pub fn take_now(&mut self, max: usize) -> Vec<Outbound> {
+        let mut out = Vec::new();
+        self.take_into(max, &mut out);
         out
     }
 
@@ -125,7 +154,7 @@ impl Outlet {
     pub fn is_empty(&self) -> bool {
         self.staged.is_empty()
             && self.rx.is_empty()
-            && self.following.as_ref().is_none_or(|(feed, reader)| !feed.has_unread(reader))
+            && self.following.as_ref().map_or(true, |(feed, reader)| !feed.has_unread(reader))
     }
 
     fn stop_following(&mut self) {
