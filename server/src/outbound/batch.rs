@@ -66,6 +66,7 @@ impl BatchEncoder {
         self.end != BatchEnd::Written
     }
 
+    /// Encodes a text frame (the caller counts it and has reserved its scratch bytes).
     fn push_text(&mut self, frame: &Frame) {
         encode::push_header(&mut self.scratch, Opcode::Text, frame.len());
         if frame.len() <= COPY_AT_MOST {
@@ -73,7 +74,6 @@ impl BatchEncoder {
         } else {
             self.big.push((self.scratch.len(), frame.clone()));
         }
-        self.frames += 1;
     }
 
     /// Encodes `item` (nothing once a close frame is in the batch).
@@ -81,22 +81,20 @@ impl BatchEncoder {
         if self.closed() {
             return;
         }
-        let scratch = &mut self.scratch;
         match item {
             Outbound::Text(frame) => {
-                scratch.reserve(scratch_bytes(&frame));
+                self.scratch.reserve(scratch_bytes(&frame));
                 self.push_text(&frame);
-                return;
             }
             Outbound::Close(code, reason) => {
-                encode::push_close(scratch, Some(code), reason);
+                encode::push_close(&mut self.scratch, Some(code), reason);
                 self.end = BatchEnd::Closed;
             }
             Outbound::CloseReply(code) => {
-                encode::push_close(scratch, code, "");
+                encode::push_close(&mut self.scratch, code, "");
                 self.end = BatchEnd::Replied;
             }
-            Outbound::Pong(payload) => encode::push_pong(scratch, &payload),
+            Outbound::Pong(payload) => encode::push_pong(&mut self.scratch, &payload),
         }
         self.frames += 1;
     }
@@ -140,6 +138,7 @@ impl Take for BatchEncoder {
             return;
         }
         self.scratch.reserve(frames.clone().map(scratch_bytes).sum());
+        self.frames += frames.len();
         frames.for_each(|frame| self.push_text(frame));
     }
 
@@ -188,6 +187,13 @@ mod tests {
         out
     }
 
+    /// The frames `encoder` writes to a socket that takes at most 7 bytes per write.
+    async fn written(encoder: &BatchEncoder) -> Vec<(OpCode, Vec<u8>)> {
+        let mut socket = Trickle(Vec::new());
+        encoder.write_to(&mut socket).await.expect("written");
+        frames(&socket.0)
+    }
+
     #[tokio::test]
     async fn a_batch_goes_out_as_the_same_frames_in_the_same_order_however_the_socket_takes_it() {
         let big = "b".repeat(COPY_AT_MOST * 5);
@@ -199,13 +205,11 @@ mod tests {
             Outbound::Text(Frame::from("small two")),
             Outbound::Close(1000, "bye"),
         ];
-        let mut socket = Trickle(Vec::new());
         let mut encoder = BatchEncoder::default();
         batch.into_iter().for_each(|item| encoder.push(item));
-        encoder.write_to(&mut socket).await.expect("written");
         let text = OpCode::Data(Data::Text);
         assert_eq!(
-            frames(&socket.0),
+            written(&encoder).await,
             vec![
                 (text, b"small one".to_vec()),
                 (text, big.clone().into_bytes()),
@@ -228,11 +232,9 @@ mod tests {
         encoder.own(Outbound::Text(Frame::from("after")));
         assert_eq!(encoder.frames(), 3);
         assert_eq!(encoder.end(), BatchEnd::Closed);
-        let mut socket = Trickle(Vec::new());
-        encoder.write_to(&mut socket).await.expect("written");
         let text = OpCode::Data(Data::Text);
         assert_eq!(
-            frames(&socket.0),
+            written(&encoder).await,
             vec![
                 (text, b"one".to_vec()),
                 (text, big.into_bytes()),

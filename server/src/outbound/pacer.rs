@@ -95,12 +95,6 @@ pub struct Cadence {
     gather: f64,
 }
 
-impl Default for Cadence {
-    fn default() -> Cadence {
-        Cadence::for_lag_bound(usize::MAX)
-    }
-}
-
 impl Cadence {
     /// The cadence of a writer whose feed reader may lag at most `lag_bound` entries: it lets at
     /// most a quarter of that gather, so that pacing alone never makes a reader look stalled (a
@@ -219,10 +213,15 @@ mod tests {
         assert_eq!(pacer.interval(), FLOOR);
     }
 
+    /// The default outbound queue: the whole 64 frames are worth a write.
+    fn default_queue() -> usize {
+        crate::ServerConfig::default().outbound_queue_frames
+    }
+
     #[test]
     fn a_socket_written_once_waits_the_whole_interval() {
         let t0 = Instant::now();
-        let mut cadence = Cadence::default();
+        let mut cadence = Cadence::for_lag_bound(default_queue());
         assert_eq!(cadence.due(CEILING), None, "a socket never written is written at once");
         cadence.wrote(1, true, t0);
         assert_eq!(cadence.due(CEILING), Some(t0 + CEILING));
@@ -233,7 +232,7 @@ mod tests {
     #[test]
     fn a_socket_whose_frames_come_fast_waits_only_until_a_write_is_worth_it() {
         let t0 = Instant::now();
-        let mut cadence = Cadence::default();
+        let mut cadence = Cadence::for_lag_bound(default_queue());
         cadence.wrote(10, true, t0);
         // 640 frames in 100 ms: 64 gather in 10 ms.
         let t1 = t0 + Duration::from_millis(100);
