@@ -42,6 +42,10 @@ pub struct ServerConfig {
     /// 5000-member join storm every member is sent ~5000 notifications within seconds. The queue holds
     /// handles to shared frames (~40 bytes each), so a full queue costs ~320 KiB.
     pub outbound_queue_frames: usize,
+    /// How long a write to a socket may stay pending while its writer lags the session's
+    /// broadcasts by more than `outbound_queue_frames` before the client counts as not reading and
+    /// is disconnected. A writer that is behind only because the server is busy is never cut.
+    pub stalled_write_timeout: Duration,
     /// Notifications kept for a participant whose socket is gone (inside the grace); overflow evicts it.
     pub backlog_frames: usize,
     /// WebSocket read buffer per connection.
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             max_ws_message_bytes: 64 * 1024,
             max_rest_body_bytes: 64 * 1024,
             outbound_queue_frames: 8192,
+            stalled_write_timeout: Duration::from_secs(1),
             backlog_frames: 1024,
             ws_read_buffer_bytes: 1024,
             max_signal_data_bytes: 8192,

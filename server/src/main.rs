@@ -75,6 +75,10 @@ struct Cli {
     /// Frames queued per socket before a client that does not read is disconnected.
     #[arg(long, default_value_t = 8192)]
     outbound_queue_frames: usize,
+    /// Time (ms) a write may stay pending while the socket lags the session's broadcasts by more
+    /// than --outbound-queue-frames, before the client counts as not reading and is disconnected.
+    #[arg(long, default_value_t = 1000)]
+    stalled_write_timeout_ms: u64,
     /// Notifications kept per participant while its socket is gone (overflow evicts it).
     #[arg(long, default_value_t = 1024)]
     backlog_frames: usize,
@@ -125,6 +129,7 @@ impl Cli {
             max_ws_message_bytes: self.max_ws_message_bytes.max(1024),
             max_rest_body_bytes: self.max_rest_body_bytes.max(1024),
             outbound_queue_frames: self.outbound_queue_frames.max(1),
+            stalled_write_timeout: Duration::from_millis(self.stalled_write_timeout_ms),
             backlog_frames: self.backlog_frames,
             ws_read_buffer_bytes: self.ws_read_buffer_bytes.max(512),
             max_signal_data_bytes: self.max_signal_data_bytes,

@@ -328,7 +328,7 @@ impl Participant {
                 delivery = Delivery::Overflow;
             }
         }
-        let reader = feed.reader(feed.last_seq() + 1, self.connection_id.clone(), socket.kill_switch());
+        let reader = feed.reader(feed.last_seq() + 1, self.connection_id.clone(), socket.watch());
         socket.follow(feed.clone(), reader.clone());
         state.link = Link::Attached {
             socket,

@@ -140,7 +140,7 @@ impl Session {
             state: Mutex::new(SessionState {
                 participants: Vec::new(),
                 broadcasts: Replay::new(config.backlog_frames, config.default_replay_age()),
-                feed: Feed::new(config.outbound_queue_frames),
+                feed: Feed::new(config.outbound_queue_frames, config.stalled_write_timeout),
                 detached: Vec::new(),
                 pending: PendingTokens::default(),
                 closed: false,
@@ -205,7 +205,7 @@ impl Session {
         };
         // After its own `participantJoined`, which goes to the others.
         let first_broadcast = st.next_broadcast() + 1;
-        let reader = st.feed.reader(first_broadcast, pending.connection_id.clone(), req.socket.kill_switch());
+        let reader = st.feed.reader(first_broadcast, pending.connection_id.clone(), req.socket.watch());
         let participant = Arc::new(Participant::new(NewParticipant {
             connection_id: pending.connection_id,
             session_id: self.id.clone(),

@@ -6,17 +6,19 @@
 //! writers that were waiting; each writer copies what it has not sent yet when it next writes.
 //!
 //! The feed keeps an entry until every reader has taken it. Readers are checked every few appends
-//! (not on each one): one that lags more than the bound is *stalled*, its socket is killed and the
-//! append reports it, so the session evicts it exactly as a full queue used to.
+//! (not on each one): one that lags more than the bound while its writer is stuck on a write is
+//! *stalled* ([`super::stall`]), its socket is killed and the append reports it, so the session
+//! evicts it exactly as a full queue used to.
 
 use std::collections::{vec_deque, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::watch;
 
+use super::stall::{is_stalled, SocketWatch, StallRule};
 use crate::rpc::Frame;
 
 /// The feed checks its readers at least this many appends apart.
@@ -26,8 +28,8 @@ const MIN_CHECK_SPAN: u64 = 64;
 pub struct Feed {
     /// Number of the newest entry (0 = none yet); read without the lock to stamp queued items.
     last_seq: AtomicU64,
-    /// How far a reader may lag before it counts as stalled.
-    lag_bound: u64,
+    /// When a reader counts as stalled.
+    stall: StallRule,
     /// Taking entries only reads: the writers of a session's members take in parallel, and only
     /// appends, new readers and detaches wait for one another.
     inner: RwLock<FeedInner>,
@@ -58,7 +60,7 @@ pub struct Reader {
     next: AtomicU64,
     /// Connection id of the participant whose socket reads (reported when it stalls).
     pub owner: String,
-    kill: Arc<watch::Sender<bool>>,
+    socket: SocketWatch,
     slot: Mutex<ReaderSlot>,
 }
 
@@ -72,11 +74,12 @@ struct ReaderSlot {
 }
 
 impl Feed {
-    /// An empty feed whose readers may lag at most `lag_bound` entries.
-    pub fn new(lag_bound: usize) -> Arc<Feed> {
+    /// An empty feed whose readers are cut when they lag more than `lag_bound` entries while their
+    /// writer is stuck on one write for `write_timeout`.
+    pub fn new(lag_bound: usize, write_timeout: Duration) -> Arc<Feed> {
         Arc::new(Feed {
             last_seq: AtomicU64::new(0),
-            lag_bound: lag_bound.max(1) as u64,
+            stall: StallRule { lag_bound: lag_bound.max(1) as u64, write_timeout },
             inner: RwLock::new(FeedInner { entries: VecDeque::new(), readers: Vec::new(), next_check: MIN_CHECK_SPAN }),
             waiting: Mutex::new(Vec::new()),
         })
@@ -87,13 +90,13 @@ impl Feed {
         self.last_seq.load(Ordering::Acquire)
     }
 
-    /// A reader for `owner`'s socket (whose kill switch is `kill`) that takes the entries numbered
-    /// `next` and after.
-    pub fn reader(&self, next: u64, owner: String, kill: Arc<watch::Sender<bool>>) -> Arc<Reader> {
+    /// A reader for `owner`'s socket (cut through `socket` if it stalls) that takes the entries
+    /// numbered `next` and after.
+    pub fn reader(&self, next: u64, owner: String, socket: SocketWatch) -> Arc<Reader> {
         let reader = Arc::new(Reader {
             next: AtomicU64::new(next),
             owner,
-            kill,
+            socket,
             slot: Mutex::new(ReaderSlot { active: true, ..ReaderSlot::default() }),
         });
         self.inner.write().readers.push(reader.clone());
@@ -125,22 +128,24 @@ impl Feed {
         stalled
     }
 
-    /// Drops the entries every reader has taken, stops readers that lag beyond the bound, and
-    /// schedules the next check (in proportion to the readers, so the checks cost O(1) per append).
+    /// Drops the entries every reader has taken, stops readers that stalled, and schedules the next
+    /// check (in proportion to the readers, so the checks cost O(1) per append).
     fn check_readers(&self, inner: &mut FeedInner, last: u64) -> Vec<String> {
         let mut stalled = Vec::new();
         let mut oldest_needed = last + 1;
+        let now = Instant::now();
         inner.readers.retain(|reader| {
             let mut slot = reader.slot.lock();
             if !slot.active {
                 return false;
             }
             let next = reader.next.load(Ordering::Acquire);
-            if last + 1 - next.min(last + 1) > self.lag_bound {
+            let lag = last + 1 - next.min(last + 1);
+            if is_stalled(self.stall, lag, &reader.socket.writes, now) {
                 slot.active = false;
                 drop(slot);
-                tracing::warn!(connection = %reader.owner, lag = last + 1 - next, "socket stopped reading: disconnecting");
-                reader.kill.send_replace(true);
+                tracing::warn!(connection = %reader.owner, lag, "socket stopped reading: disconnecting");
+                reader.socket.kill.send_replace(true);
                 stalled.push(reader.owner.clone());
                 return false;
             }
@@ -277,11 +282,20 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::task::Wake;
 
+    use tokio::sync::watch;
+
     use super::*;
 
-    fn kill_switch() -> (Arc<watch::Sender<bool>>, watch::Receiver<bool>) {
+    /// A socket's watch, and the receiving end of its kill switch.
+    fn socket() -> (SocketWatch, watch::Receiver<bool>) {
         let (tx, rx) = watch::channel(false);
-        (Arc::new(tx), rx)
+        (SocketWatch { kill: Arc::new(tx), writes: Arc::default() }, rx)
+    }
+
+    /// A feed whose readers may lag `lag_bound` entries, and are cut beyond it as soon as their
+    /// writer is in a write.
+    fn feed(lag_bound: usize) -> Arc<Feed> {
+        Feed::new(lag_bound, Duration::ZERO)
     }
 
     fn append_all(feed: &Feed, texts: &[&str]) -> Vec<String> {
@@ -296,10 +310,10 @@ mod tests {
 
     #[test]
     fn each_reader_takes_the_entries_from_its_own_position_in_order() {
-        let feed = Feed::new(100);
-        let early = feed.reader(1, "early".into(), kill_switch().0);
+        let feed = feed(100);
+        let early = feed.reader(1, "early".into(), socket().0);
         append_all(&feed, &["a", "b"]);
-        let late = feed.reader(3, "late".into(), kill_switch().0);
+        let late = feed.reader(3, "late".into(), socket().0);
         append_all(&feed, &["c", "d"]);
         assert_eq!(take(&feed, &early, u64::MAX, 3), ["a", "b", "c"], "at most max");
         assert_eq!(take(&feed, &early, u64::MAX, 10), ["d"]);
@@ -310,9 +324,9 @@ mod tests {
 
     #[test]
     fn entries_are_dropped_once_every_reader_took_them() {
-        let feed = Feed::new(10_000);
-        let fast = feed.reader(1, "fast".into(), kill_switch().0);
-        let slow = feed.reader(1, "slow".into(), kill_switch().0);
+        let feed = feed(10_000);
+        let fast = feed.reader(1, "fast".into(), socket().0);
+        let slow = feed.reader(1, "slow".into(), socket().0);
         let texts: Vec<String> = (0..MIN_CHECK_SPAN).map(|n| n.to_string()).collect();
         for text in &texts {
             feed.append(Frame::from(text.as_str()));
@@ -335,11 +349,12 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_lagging_beyond_the_bound_is_cut_and_reported_once() {
-        let feed = Feed::new(10);
-        let (kill, mut killed) = kill_switch();
-        let stuck = feed.reader(1, "stuck".into(), kill);
-        let reading = feed.reader(1, "reading".into(), kill_switch().0);
+    fn a_reader_lagging_beyond_the_bound_while_stuck_in_a_write_is_cut_and_reported_once() {
+        let feed = feed(10);
+        let (stuck_socket, mut killed) = socket();
+        stuck_socket.writes.begin();
+        let stuck = feed.reader(1, "stuck".into(), stuck_socket);
+        let reading = feed.reader(1, "reading".into(), socket().0);
         let mut stalled = Vec::new();
         for n in 0..3 * MIN_CHECK_SPAN {
             stalled.extend(feed.append(Frame::from(n.to_string())));
@@ -353,10 +368,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_lagging_beyond_the_bound_is_kept_while_its_writer_is_not_stuck_in_a_write() {
+        let feed = feed(10);
+        let (behind_socket, killed) = socket();
+        let behind = feed.reader(1, "behind".into(), behind_socket.clone());
+        let appended = 3 * MIN_CHECK_SPAN;
+        let stalled: Vec<String> = (0..appended).flat_map(|n| feed.append(Frame::from(n.to_string()))).collect();
+        assert!(stalled.is_empty(), "waiting for the CPU is not a stall");
+        assert!(!*killed.borrow());
+        assert_eq!(feed.kept(), appended as usize, "everything kept for it");
+        assert_eq!(take(&feed, &behind, u64::MAX, 1000).len(), appended as usize, "it catches up");
+
+        behind_socket.writes.begin();
+        let stalled: Vec<String> = (0..appended).flat_map(|n| feed.append(Frame::from(n.to_string()))).collect();
+        assert_eq!(stalled, ["behind"], "stuck in a write and behind again: cut");
+    }
+
+    #[test]
     fn a_detach_racing_the_writers_take_hands_over_each_entry_exactly_once() {
         for round in 0..200 {
-            let feed = Feed::new(10_000);
-            let reader = feed.reader(1, "racer".into(), kill_switch().0);
+            let feed = feed(10_000);
+            let reader = feed.reader(1, "racer".into(), socket().0);
             let texts: Vec<String> = (0..2000).map(|n| n.to_string()).collect();
             texts.iter().for_each(|text| drop(feed.append(Frame::from(text.as_str()))));
             let (taken, (first, untaken)) = std::thread::scope(|scope| {
@@ -382,8 +414,8 @@ mod tests {
 
     #[test]
     fn a_detached_reader_hands_over_what_it_never_took_and_takes_nothing_more() {
-        let feed = Feed::new(100);
-        let reader = feed.reader(1, "r".into(), kill_switch().0);
+        let feed = feed(100);
+        let reader = feed.reader(1, "r".into(), socket().0);
         append_all(&feed, &["a", "b", "c"]);
         assert_eq!(take(&feed, &reader, u64::MAX, 1), ["a"]);
         let (first, untaken) = feed.detach(&reader);
@@ -404,8 +436,8 @@ mod tests {
 
     #[test]
     fn a_waiting_reader_is_woken_once_by_the_next_append() {
-        let feed = Feed::new(100);
-        let reader = feed.reader(1, "r".into(), kill_switch().0);
+        let feed = feed(100);
+        let reader = feed.reader(1, "r".into(), socket().0);
         let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
         let waker = Waker::from(wakes.clone());
         assert!(!feed.ready_or_wake(&reader, &waker));

@@ -1,7 +1,8 @@
 //! Per-socket outbound path: a bounded queue ([`queue`]) merged with the session's feed
 //! ([`outlet`]), drained by one writer task that coalesces frames (many frames, one write; on a busy
 //! socket at most one write of broadcasts per pacing interval, which adapts to the load:
-//! [`pacer`]), plus a kill switch that drops the socket at once.
+//! [`pacer`]), plus a kill switch that drops the socket at once. The feed cuts a socket that stopped
+//! reading: one whose writer lags beyond the bound while stuck on a write ([`stall`]).
 //!
 //! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]) into a scratch buffer that
 //! lives for one write, and big payloads go out straight from the shared notification bytes: a
@@ -13,6 +14,7 @@ pub mod feed;
 mod outlet;
 pub mod pacer;
 pub mod queue;
+pub mod stall;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use feed::{Feed, Reader};
 pub use outlet::Outlet;
 use pacer::{Cadence, Pacer};
 use outlet::{Item, Queued};
+use stall::{SocketWatch, WriteWatch};
 
 /// Frames written before one flush, at most.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
@@ -66,6 +69,8 @@ pub struct SocketLink {
     id: u64,
     tx: queue::Sender<Queued>,
     kill: Arc<watch::Sender<bool>>,
+    /// The writer's pending write, watched by the feed's stall rule.
+    writes: Arc<WriteWatch>,
     /// The feed the writer follows (or will, once it reaches the `Follow` queued last): queued
     /// items are stamped with its next number, so they go out after every entry appended before.
     feed: Arc<parking_lot::Mutex<Option<Arc<Feed>>>>,
@@ -82,6 +87,7 @@ impl SocketLink {
                 id,
                 tx,
                 kill: Arc::new(kill),
+                writes: Arc::default(),
                 feed: Arc::default(),
             },
             Outlet::new(rx),
@@ -177,9 +183,10 @@ impl SocketLink {
         self.kill.send_replace(true);
     }
 
-    /// Kill switch sender (for the writer's close linger).
-    pub(crate) fn kill_switch(&self) -> Arc<watch::Sender<bool>> {
-        self.kill.clone()
+    /// The socket's kill switch and the watch on its writer (for the writer, and for the feed's
+    /// readers, which cut the socket if it stalls).
+    pub(crate) fn watch(&self) -> SocketWatch {
+        SocketWatch { kill: self.kill.clone(), writes: self.writes.clone() }
     }
 }
 
@@ -214,7 +221,7 @@ pub struct WriterPacing {
 pub async fn run_writer<W: AsyncWrite + Unpin>(
     mut sink: W,
     mut outlet: Outlet,
-    kill_switch: Arc<watch::Sender<bool>>,
+    socket: SocketWatch,
     pacing: WriterPacing,
 ) {
     let mut cadence = Cadence::for_lag_bound(pacing.lag_bound);
@@ -237,8 +244,11 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
         if batch.is_empty() {
             continue;
         }
-        if write_batch(&mut sink, &batch).await.is_err() {
-            kill_switch.send_replace(true);
+        socket.writes.begin();
+        let written = write_batch(&mut sink, &batch).await;
+        socket.writes.end();
+        if written.is_err() {
+            socket.kill.send_replace(true);
             return;
         }
         match batch.end() {
@@ -247,9 +257,9 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(
             BatchEnd::Replied => return,
         }
     }
-    let mut kill = kill_switch.subscribe();
+    let mut kill = socket.kill.subscribe();
     let _ = tokio::time::timeout(pacing.close_linger, killed(&mut kill)).await;
-    kill_switch.send_replace(true);
+    socket.kill.send_replace(true);
 }
 
 /// Writes the encoded `batch`, in as few writes as the socket accepts, then flushes.
@@ -276,12 +286,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn broadcasts_to_a_busy_socket_wait_for_the_pacing_but_an_answer_goes_out_at_once() {
         const PACING: Duration = Duration::from_secs(10);
-        let feed = Feed::new(100);
+        let feed = Feed::new(100, Duration::from_secs(1));
         let (link, outlet, _kill) = SocketLink::new(100);
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.watch()));
         let (sink, mut peer) = tokio::io::duplex(4096);
         let pacing = WriterPacing { pacer: Pacer::new(PACING, PACING), lag_bound: 100, close_linger: Duration::from_secs(1) };
-        let writer = tokio::spawn(run_writer(sink, outlet, link.kill_switch(), pacing));
+        let writer = tokio::spawn(run_writer(sink, outlet, link.watch(), pacing));
         let start = Instant::now();
 
         feed.append(Frame::from("b1"));

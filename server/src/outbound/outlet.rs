@@ -188,18 +188,18 @@ mod tests {
 
     /// A feed, and a socket whose writer follows it from its first entry.
     fn following_a_new_feed() -> (Arc<Feed>, SocketLink, Outlet) {
-        let feed = Feed::new(100);
+        let feed = Feed::new(100, std::time::Duration::from_secs(1));
         let (link, outlet, _kill) = SocketLink::new(100);
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.watch()));
         (feed, link, outlet)
     }
 
     #[test]
     fn queued_frames_go_out_between_the_broadcasts_appended_before_and_after_them() {
-        let feed = Feed::new(100);
+        let feed = Feed::new(100, std::time::Duration::from_secs(1));
         let (link, mut outlet, _kill) = SocketLink::new(100);
         link.send(Frame::from("response"));
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.kill_switch()));
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.watch()));
         feed.append(Frame::from("broadcast 1"));
         link.send(Frame::from("private"));
         feed.append(Frame::from("broadcast 2"));

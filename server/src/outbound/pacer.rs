@@ -97,8 +97,8 @@ pub struct Cadence {
 
 impl Cadence {
     /// The cadence of a writer whose feed reader may lag at most `lag_bound` entries: it lets at
-    /// most a quarter of that gather, so that pacing alone never makes a reader look stalled (a
-    /// reader paced to 64 frames under a bound of 64 was cut as soon as the pace picked up).
+    /// most a quarter of that gather, so that pacing alone never takes a reader past the bound (the
+    /// feed then keeps entries for it that a small bound was meant to spare).
     pub fn for_lag_bound(lag_bound: usize) -> Cadence {
         Cadence { last_drained: None, last_write: None, frames_per_second: 0.0, gather: WORTH_A_WRITE.min(lag_bound as f64 / 4.0).max(1.0) }
     }
