@@ -71,7 +71,11 @@ impl Pacer {
         } else {
             return;
         };
-        self.interval_us.store(micros(next.clamp(self.floor, self.ceiling)), Ordering::Relaxed);
+        let next = next.clamp(self.floor, self.ceiling);
+        if next != now {
+            tracing::debug!(worst_delay = ?worst_delay, interval = ?next, "pacing interval changed");
+        }
+        self.interval_us.store(micros(next), Ordering::Relaxed);
     }
 
     /// Back to the floor (nothing is paced: no socket is open).
