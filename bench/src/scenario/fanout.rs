@@ -150,7 +150,9 @@ pub async fn run(target: &Target, load: FanOutLoad) -> Result<Figures, String> {
     let expected = signals * members as u64;
     let spacing = Duration::from_secs(1).div_f64(load.rate as f64);
     let cpu = CpuWindow::open(target.pid())?;
-    let start = Instant::now() + Duration::from_millis(20);
+    let own_cpu = CpuWindow::open(std::process::id())?;
+    let opened = Instant::now();
+    let start = opened + Duration::from_millis(20);
     let start_us = clock::micros(start);
     for k in 0..signals {
         let scheduled = start + spacing.mul_f64(k as f64);
@@ -170,6 +172,8 @@ pub async fn run(target: &Target, load: FanOutLoad) -> Result<Figures, String> {
     })
     .await;
     let cpu_seconds = cpu.close()?;
+    let own_cpu_seconds = own_cpu.close()?;
+    let cpu_window_s = opened.elapsed().as_secs_f64();
     client::close_all(clients).await;
     if let Some(failure) = fanout.failures.lock().unwrap_or_else(|p| p.into_inner()).first() {
         return Err(format!("S3 M={members}: {failure}"));
@@ -184,6 +188,10 @@ pub async fn run(target: &Target, load: FanOutLoad) -> Result<Figures, String> {
         figure("p99 publish-to-receive (ms)", quantile(0.99)),
         figure("p99.9 publish-to-receive (ms)", quantile(0.999)),
         figure("server CPU-s per 1M deliveries", cpu_seconds / (delivered.max(1) as f64) * 1e6),
+        // Which side is saturated: a load generator near 100% delays what it reads, and the
+        // latency it measures grows with its own queue, not the server's.
+        figure("server CPU (% of a core, publish -> drained)", cpu_seconds / cpu_window_s * 100.0),
+        figure("load generator CPU (% of a core, same window)", own_cpu_seconds / cpu_window_s * 100.0),
         figure("ordering violations", fanout.violations.load(Ordering::Relaxed) as f64),
         figure("lost deliveries", expected.saturating_sub(delivered) as f64),
         figure("clients dropped by the server", fanout.dropped.load(Ordering::Relaxed) as f64),
