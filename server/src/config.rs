@@ -42,9 +42,11 @@ pub struct ServerConfig {
     /// 5000-member join storm every member is sent ~5000 notifications within seconds. The queue holds
     /// handles to shared frames (~40 bytes each), so a full queue costs ~320 KiB.
     pub outbound_queue_frames: usize,
-    /// How long a write to a socket may stay pending while its writer lags the session's
-    /// broadcasts by more than `outbound_queue_frames` before the client counts as not reading and
-    /// is disconnected. A writer that is behind only because the server is busy is never cut.
+    /// How long a socket's writer may stay stuck writing one batch while it lags the session's
+    /// broadcasts by more than `outbound_queue_frames`, before the client counts as not reading and
+    /// is disconnected. A writer that is behind while it waits for the CPU is not cut for it (only
+    /// 4 x `outbound_queue_frames` behind: its client reads slower than the session broadcasts).
+    /// Zero: cut as soon as such a write is pending.
     pub stalled_write_timeout: Duration,
     /// Notifications kept for a participant whose socket is gone (inside the grace); overflow evicts it.
     pub backlog_frames: usize,

@@ -75,8 +75,9 @@ struct Cli {
     /// Frames queued per socket before a client that does not read is disconnected.
     #[arg(long, default_value_t = 8192)]
     outbound_queue_frames: usize,
-    /// Time (ms) a write may stay pending while the socket lags the session's broadcasts by more
-    /// than --outbound-queue-frames, before the client counts as not reading and is disconnected.
+    /// Time (ms) a socket's writer may stay stuck writing while it lags the session's broadcasts by
+    /// more than --outbound-queue-frames, before the client counts as not reading and is
+    /// disconnected (0: at once; 4 x --outbound-queue-frames behind, it is cut anyway).
     #[arg(long, default_value_t = 1000)]
     stalled_write_timeout_ms: u64,
     /// Notifications kept per participant while its socket is gone (overflow evicts it).

@@ -328,7 +328,7 @@ impl Participant {
                 delivery = Delivery::Overflow;
             }
         }
-        let reader = feed.reader(feed.last_seq() + 1, self.connection_id.clone(), socket.watch());
+        let reader = feed.reader(feed.last_seq() + 1, self.connection_id.clone(), socket.cut_handle());
         socket.follow(feed.clone(), reader.clone());
         state.link = Link::Attached {
             socket,

@@ -205,7 +205,7 @@ impl Session {
         };
         // After its own `participantJoined`, which goes to the others.
         let first_broadcast = st.next_broadcast() + 1;
-        let reader = st.feed.reader(first_broadcast, pending.connection_id.clone(), req.socket.watch());
+        let reader = st.feed.reader(first_broadcast, pending.connection_id.clone(), req.socket.cut_handle());
         let participant = Arc::new(Participant::new(NewParticipant {
             connection_id: pending.connection_id,
             session_id: self.id.clone(),

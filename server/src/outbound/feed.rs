@@ -6,9 +6,9 @@
 //! writers that were waiting; each writer copies what it has not sent yet when it next writes.
 //!
 //! The feed keeps an entry until every reader has taken it. Readers are checked every few appends
-//! (not on each one): one that lags more than the bound while its writer is stuck on a write is
-//! *stalled* ([`super::stall`]), its socket is killed and the append reports it, so the session
-//! evicts it exactly as a full queue used to.
+//! (not on each one): one that lags more than the bound while its writer is stuck writing a batch,
+//! or is gone, is *stalled* ([`super::stall`]), its socket is killed and the append reports it, so
+//! the session evicts it exactly as a full queue used to.
 
 use std::collections::{vec_deque, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::stall::{is_stalled, SocketWatch, StallRule};
+use super::stall::{CutHandle, StallRule};
 use crate::rpc::Frame;
 
 /// The feed checks its readers at least this many appends apart.
@@ -60,7 +60,7 @@ pub struct Reader {
     next: AtomicU64,
     /// Connection id of the participant whose socket reads (reported when it stalls).
     pub owner: String,
-    socket: SocketWatch,
+    socket: CutHandle,
     slot: Mutex<ReaderSlot>,
 }
 
@@ -75,7 +75,8 @@ struct ReaderSlot {
 
 impl Feed {
     /// An empty feed whose readers are cut when they lag more than `lag_bound` entries while their
-    /// writer is stuck on one write for `write_timeout`.
+    /// writer is stuck writing one batch for `write_timeout` (or is gone), or lag far more
+    /// ([`super::stall`]).
     pub fn new(lag_bound: usize, write_timeout: Duration) -> Arc<Feed> {
         Arc::new(Feed {
             last_seq: AtomicU64::new(0),
@@ -92,7 +93,7 @@ impl Feed {
 
     /// A reader for `owner`'s socket (cut through `socket` if it stalls) that takes the entries
     /// numbered `next` and after.
-    pub fn reader(&self, next: u64, owner: String, socket: SocketWatch) -> Arc<Reader> {
+    pub fn reader(&self, next: u64, owner: String, socket: CutHandle) -> Arc<Reader> {
         let reader = Arc::new(Reader {
             next: AtomicU64::new(next),
             owner,
@@ -141,7 +142,7 @@ impl Feed {
             }
             let next = reader.next.load(Ordering::Acquire);
             let lag = last + 1 - next.min(last + 1);
-            if is_stalled(self.stall, lag, &reader.socket.writes, now) {
+            if self.stall.is_stalled(lag, &reader.socket.writes, now) {
                 slot.active = false;
                 drop(slot);
                 tracing::warn!(connection = %reader.owner, lag, "socket stopped reading: disconnecting");
@@ -284,12 +285,13 @@ mod tests {
 
     use tokio::sync::watch;
 
+    use super::super::stall::{WriterPresence, HARD_LAG_FACTOR};
     use super::*;
 
     /// A socket's watch, and the receiving end of its kill switch.
-    fn socket() -> (SocketWatch, watch::Receiver<bool>) {
+    fn socket() -> (CutHandle, watch::Receiver<bool>) {
         let (tx, rx) = watch::channel(false);
-        (SocketWatch { kill: Arc::new(tx), writes: Arc::default() }, rx)
+        (CutHandle { kill: Arc::new(tx), writes: Arc::default() }, rx)
     }
 
     /// A feed whose readers may lag `lag_bound` entries, and are cut beyond it as soon as their
@@ -369,7 +371,7 @@ mod tests {
 
     #[test]
     fn a_reader_lagging_beyond_the_bound_is_kept_while_its_writer_is_not_stuck_in_a_write() {
-        let feed = feed(10);
+        let feed = feed(100);
         let (behind_socket, killed) = socket();
         let behind = feed.reader(1, "behind".into(), behind_socket.clone());
         let appended = 3 * MIN_CHECK_SPAN;
@@ -382,6 +384,40 @@ mod tests {
         behind_socket.writes.begin();
         let stalled: Vec<String> = (0..appended).flat_map(|n| feed.append(Frame::from(n.to_string()))).collect();
         assert_eq!(stalled, ["behind"], "stuck in a write and behind again: cut");
+    }
+
+    #[test]
+    fn a_reader_whose_writer_is_gone_is_cut_once_it_lags_beyond_the_bound() {
+        // E.g. the client left and dropped its socket before the writer took the unfollow: nobody
+        // will ever take what the feed keeps for this reader.
+        let feed = feed(100);
+        let (orphan_socket, killed) = socket();
+        let orphan = feed.reader(1, "orphan".into(), orphan_socket.clone());
+        drop(WriterPresence(orphan_socket.writes.clone()));
+        let stalled: Vec<String> = (0..3 * MIN_CHECK_SPAN).flat_map(|n| feed.append(Frame::from(n.to_string()))).collect();
+        assert_eq!(stalled, ["orphan"]);
+        assert!(*killed.borrow());
+        assert!(!orphan.is_active());
+        assert!(feed.kept() < MIN_CHECK_SPAN as usize, "nothing kept for it");
+    }
+
+    #[test]
+    fn a_reader_that_reads_slower_than_the_session_broadcasts_is_cut_far_beyond_the_bound() {
+        let feed = feed(20);
+        let (slow_socket, _killed) = socket();
+        let slow = feed.reader(1, "slow".into(), slow_socket);
+        let mut stalled = Vec::new();
+        let mut appended = 0;
+        while stalled.is_empty() && appended < 100 * MIN_CHECK_SPAN {
+            stalled.extend(feed.append(Frame::from(appended.to_string())));
+            appended += 1;
+            if appended % 4 == 0 {
+                take(&feed, &slow, u64::MAX, 1); // one in four, never stuck in a write
+            }
+        }
+        assert_eq!(stalled, ["slow"]);
+        let lag = appended - slow.next() + 1;
+        assert!(lag > 20 * HARD_LAG_FACTOR && lag <= 20 * HARD_LAG_FACTOR + MIN_CHECK_SPAN, "cut at the first check past the hard bound: {lag}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! ([`outlet`]), drained by one writer task that coalesces frames (many frames, one write; on a busy
 //! socket at most one write of broadcasts per pacing interval, which adapts to the load:
 //! [`pacer`]), plus a kill switch that drops the socket at once. The feed cuts a socket that stopped
-//! reading: one whose writer lags beyond the bound while stuck on a write ([`stall`]).
+//! reading: one whose writer lags beyond the bound while stuck writing a batch, or gone ([`stall`]).
 //!
 //! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]) into a scratch buffer that
 //! lives for one write, and big payloads go out straight from the shared notification bytes: a
@@ -16,6 +16,7 @@ pub mod pacer;
 pub mod queue;
 pub mod stall;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +32,7 @@ use feed::{Feed, Reader};
 pub use outlet::Outlet;
 use pacer::{Cadence, Pacer};
 use outlet::{Item, Queued};
-use stall::{SocketWatch, WriteWatch};
+use stall::{CutHandle, WriteWatch, WriterPresence};
 
 /// Frames written before one flush, at most.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
@@ -185,8 +186,8 @@ impl SocketLink {
 
     /// The socket's kill switch and the watch on its writer (for the writer, and for the feed's
     /// readers, which cut the socket if it stalls).
-    pub(crate) fn watch(&self) -> SocketWatch {
-        SocketWatch { kill: self.kill.clone(), writes: self.writes.clone() }
+    pub(crate) fn cut_handle(&self) -> CutHandle {
+        CutHandle { kill: self.kill.clone(), writes: self.writes.clone() }
     }
 }
 
@@ -218,12 +219,23 @@ pub struct WriterPacing {
 ///
 /// The socket task aborts the writer when the socket is killed, so a write blocked on a peer that
 /// stopped reading never outlives the socket.
-pub async fn run_writer<W: AsyncWrite + Unpin>(
-    mut sink: W,
-    mut outlet: Outlet,
-    socket: SocketWatch,
+pub fn run_writer<W: AsyncWrite + Unpin>(
+    sink: W,
+    outlet: Outlet,
+    socket: CutHandle,
     pacing: WriterPacing,
-) {
+) -> impl Future<Output = ()> {
+    // However the writer ends (it returns, is aborted mid-write, or is dropped before it ever
+    // ran), the feed then sees it gone.
+    let presence = WriterPresence(socket.writes.clone());
+    async move {
+        let _presence = presence;
+        write_until_done(sink, outlet, socket, pacing).await;
+    }
+}
+
+/// The writer's loop ([`run_writer`]).
+async fn write_until_done<W: AsyncWrite + Unpin>(mut sink: W, mut outlet: Outlet, socket: CutHandle, pacing: WriterPacing) {
     let mut cadence = Cadence::for_lag_bound(pacing.lag_bound);
     while outlet.ready().await {
         match cadence.due(pacing.pacer.interval()) {
@@ -288,10 +300,10 @@ mod tests {
         const PACING: Duration = Duration::from_secs(10);
         let feed = Feed::new(100, Duration::from_secs(1));
         let (link, outlet, _kill) = SocketLink::new(100);
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.watch()));
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.cut_handle()));
         let (sink, mut peer) = tokio::io::duplex(4096);
         let pacing = WriterPacing { pacer: Pacer::new(PACING, PACING), lag_bound: 100, close_linger: Duration::from_secs(1) };
-        let writer = tokio::spawn(run_writer(sink, outlet, link.watch(), pacing));
+        let writer = tokio::spawn(run_writer(sink, outlet, link.cut_handle(), pacing));
         let start = Instant::now();
 
         feed.append(Frame::from("b1"));
@@ -312,6 +324,45 @@ mod tests {
 
         drop(link);
         writer.await.unwrap();
+    }
+
+    /// A socket whose peer reads nothing, written by its writer task; the feed it follows cuts a
+    /// reader 20 entries behind whose writer is stuck for 50 ms.
+    fn unread_socket() -> (Arc<Feed>, SocketLink, watch::Receiver<bool>, tokio::task::JoinHandle<()>, tokio::io::DuplexStream) {
+        let feed = Feed::new(20, Duration::from_millis(50));
+        let (link, outlet, kill) = SocketLink::new(100);
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.cut_handle()));
+        let (sink, peer) = tokio::io::duplex(64);
+        let pacing = WriterPacing { pacer: Pacer::new(Duration::ZERO, Duration::ZERO), lag_bound: 20, close_linger: Duration::from_secs(1) };
+        let writer = tokio::spawn(run_writer(sink, outlet, link.cut_handle(), pacing));
+        (feed, link, kill, writer, peer)
+    }
+
+    /// Appends until the feed's next check (its first is at the 64th entry); returns who it cut.
+    fn append_until_checked(feed: &Feed) -> Vec<String> {
+        let mut stalled = Vec::new();
+        while feed.last_seq() < 64 {
+            stalled.extend(feed.append(Frame::from("x".repeat(100))));
+        }
+        stalled
+    }
+
+    #[tokio::test]
+    async fn a_socket_whose_writer_is_stuck_writing_to_a_peer_that_reads_nothing_is_cut() {
+        let (feed, _link, kill, _writer, _peer) = unread_socket();
+        feed.append(Frame::from("x".repeat(100))); // more than the peer's buffer: the write blocks
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(append_until_checked(&feed), ["c"], "63 behind (within the hard bound), stuck for 150 ms");
+        assert!(*kill.borrow());
+    }
+
+    #[tokio::test]
+    async fn a_socket_whose_writer_task_ended_is_cut_once_it_lags() {
+        let (feed, _link, kill, writer, _peer) = unread_socket();
+        writer.abort();
+        let _ = writer.await;
+        assert_eq!(append_until_checked(&feed), ["c"]);
+        assert!(*kill.borrow());
     }
 
     #[test]

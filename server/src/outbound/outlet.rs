@@ -55,7 +55,8 @@ impl Take for Vec<Outbound> {
 /// The receiving end of a socket's outbound path.
 ///
 /// Dropping it (the writer stopped) leaves the feed's reader where it was: the broadcasts it never
-/// took stay kept until the socket is detached, and become the resume backlog.
+/// took stay kept until the socket is detached, and become the resume backlog (or until the feed
+/// cuts the reader: one whose writer is gone is cut once it lags beyond the bound).
 pub struct Outlet {
     rx: queue::Receiver<Queued>,
     /// Items taken from the queue and not handled yet, oldest first.
@@ -190,7 +191,7 @@ mod tests {
     fn following_a_new_feed() -> (Arc<Feed>, SocketLink, Outlet) {
         let feed = Feed::new(100, std::time::Duration::from_secs(1));
         let (link, outlet, _kill) = SocketLink::new(100);
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.watch()));
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.cut_handle()));
         (feed, link, outlet)
     }
 
@@ -199,7 +200,7 @@ mod tests {
         let feed = Feed::new(100, std::time::Duration::from_secs(1));
         let (link, mut outlet, _kill) = SocketLink::new(100);
         link.send(Frame::from("response"));
-        link.follow(feed.clone(), feed.reader(1, "c".into(), link.watch()));
+        link.follow(feed.clone(), feed.reader(1, "c".into(), link.cut_handle()));
         feed.append(Frame::from("broadcast 1"));
         link.send(Frame::from("private"));
         feed.append(Frame::from("broadcast 2"));

@@ -1,18 +1,23 @@
 //! Telling a client that stopped reading from one that is merely behind.
 //!
 //! A member's writer lags the session's feed for one of two reasons. Either it waits for the CPU,
-//! or for its pacing, while the server is busy: it catches up once it runs, and the lag is bounded
-//! in time. Or the client stopped reading: the kernel's socket buffers are full and the writer is
-//! stuck in a write that does not end. Only the second is a stalled client, and lag alone cannot
-//! tell them apart (a 1000-member join storm puts a live reader 250 entries behind in an instant).
-//! So a reader is cut when it lags beyond the bound *and* its socket's writer has been stuck on one
-//! write for the stall timeout ([`is_stalled`]).
+//! or for its pacing, while the server is busy: it catches up once it runs. Or the client stopped
+//! reading: the kernel's socket buffers are full and the writer is stuck in a write that does not
+//! end. Lag alone cannot tell them apart (a 1000-member join storm puts a live reader 250 entries
+//! behind in an instant), so [`StallRule::is_stalled`] also asks the writer: a reader is cut when it
+//! lags beyond the bound while its writer has been stuck writing one batch for the stall timeout,
+//! or is gone (it stopped, or was aborted, and nobody will take what the reader keeps). A reader
+//! that lags beyond [`HARD_LAG_FACTOR`] times the bound is cut whatever its writer does: its client
+//! reads, but slower than the session broadcasts, and the feed would keep entries for it without end.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+
+/// A reader this many times the lag bound behind is cut even while its writer is not stuck.
+pub const HARD_LAG_FACTOR: u64 = 4;
 
 /// Time all watches count from.
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -22,39 +27,62 @@ fn clock_ms(at: Instant) -> u64 {
     at.saturating_duration_since(*EPOCH).as_millis() as u64
 }
 
-/// When a socket's writer started the write it has not finished.
+/// [`WriteWatch::pending_since`] of a writer that is gone.
+const GONE: u64 = u64::MAX;
+
+/// What a socket's writer is doing, as the stall rule needs to know it: writing a batch since
+/// when, or gone.
 #[derive(Debug, Default)]
 pub struct WriteWatch {
-    /// Start of the pending write in [`clock_ms`] plus one; 0 while no write is pending.
+    /// Start of the pending write in [`clock_ms`] plus one; 0 while no write is pending; [`GONE`]
+    /// once the writer is gone.
     pending_since: AtomicU64,
 }
 
 impl WriteWatch {
-    /// The writer starts a write.
+    /// The writer starts writing a batch.
     pub fn begin(&self) {
         self.pending_since.store(clock_ms(Instant::now()) + 1, Ordering::Relaxed);
     }
 
-    /// The writer finished its write (or gave up).
+    /// The writer finished writing its batch (or gave up).
     pub fn end(&self) {
         self.pending_since.store(0, Ordering::Relaxed);
     }
 
-    /// How long the pending write has lasted at `now`; `None` when no write is pending.
+    /// The writer is gone: from now on it counts as stuck for good.
+    pub fn writer_gone(&self) {
+        self.pending_since.store(GONE, Ordering::Relaxed);
+    }
+
+    /// How long the pending write has lasted at `now` ([`Duration::MAX`] once the writer is
+    /// gone); `None` when no write is pending.
     pub fn stuck_for(&self, now: Instant) -> Option<Duration> {
         match self.pending_since.load(Ordering::Relaxed) {
             0 => None,
+            GONE => Some(Duration::MAX),
             since => Some(Duration::from_millis(clock_ms(now).saturating_sub(since - 1))),
         }
     }
 }
 
+/// Marks the writer gone when dropped: the writer task holds it, so it is dropped when the task
+/// ends or is aborted, even in the middle of a write.
+#[derive(Debug)]
+pub struct WriterPresence(pub Arc<WriteWatch>);
+
+impl Drop for WriterPresence {
+    fn drop(&mut self) {
+        self.0.writer_gone();
+    }
+}
+
 /// What the session feed needs of a socket to cut it: its kill switch, and the watch on its writer.
 #[derive(Clone, Debug)]
-pub struct SocketWatch {
+pub struct CutHandle {
     /// Setting it drops the socket.
     pub kill: Arc<watch::Sender<bool>>,
-    /// The writer's pending write.
+    /// What the socket's writer is doing.
     pub writes: Arc<WriteWatch>,
 }
 
@@ -63,14 +91,19 @@ pub struct SocketWatch {
 pub struct StallRule {
     /// How far a reader may lag.
     pub lag_bound: u64,
-    /// How long a write may stay pending while the reader lags beyond the bound.
+    /// How long the writer of a reader lagging beyond the bound may stay stuck writing one batch.
     pub write_timeout: Duration,
 }
 
-/// True when a reader `lag` entries behind, whose socket's writer is watched by `writes`, stopped
-/// reading at `now`.
-pub fn is_stalled(rule: StallRule, lag: u64, writes: &WriteWatch, now: Instant) -> bool {
-    lag > rule.lag_bound && writes.stuck_for(now).is_some_and(|stuck| stuck >= rule.write_timeout)
+impl StallRule {
+    /// True when a reader `lag` entries behind, whose socket's writer is watched by `writes`, is
+    /// to be cut at `now`.
+    pub fn is_stalled(&self, lag: u64, writes: &WriteWatch, now: Instant) -> bool {
+        if lag > self.lag_bound.saturating_mul(HARD_LAG_FACTOR) {
+            return true;
+        }
+        lag > self.lag_bound && writes.stuck_for(now).is_some_and(|stuck| stuck >= self.write_timeout)
+    }
 }
 
 #[cfg(test)]
@@ -80,33 +113,59 @@ mod tests {
     const RULE: StallRule = StallRule { lag_bound: 10, write_timeout: Duration::from_secs(1) };
 
     #[test]
-    fn a_reader_far_behind_is_not_stalled_while_its_writer_is_not_stuck_in_a_write() {
+    fn a_reader_behind_is_not_stalled_while_its_writer_is_not_stuck_in_a_write() {
         let writes = WriteWatch::default();
         let now = Instant::now();
-        assert!(!is_stalled(RULE, 10_000, &writes, now), "no write pending: waiting for the CPU or its pacing");
+        assert!(!is_stalled_now(40, &writes, now), "no write pending: waiting for the CPU or its pacing");
         writes.begin();
         writes.end();
-        assert!(!is_stalled(RULE, 10_000, &writes, now + Duration::from_secs(60)), "the write ended");
+        assert!(!is_stalled_now(40, &writes, now + Duration::from_secs(60)), "the write ended");
     }
 
     #[test]
     fn a_reader_behind_whose_write_is_stuck_for_the_timeout_is_stalled() {
         let writes = WriteWatch::default();
+        let before = Instant::now();
         writes.begin();
-        let start = Instant::now();
-        assert!(!is_stalled(RULE, 11, &writes, start), "stuck for less than the timeout");
-        assert!(is_stalled(RULE, 11, &writes, start + Duration::from_millis(1100)));
-        assert!(!is_stalled(RULE, 10, &writes, start + Duration::from_secs(60)), "within the lag bound");
+        let after = Instant::now();
+        assert!(!is_stalled_now(11, &writes, before + Duration::from_millis(900)), "stuck for less than the timeout");
+        assert!(is_stalled_now(11, &writes, after + Duration::from_millis(1100)));
+        assert!(!is_stalled_now(10, &writes, after + Duration::from_secs(60)), "within the lag bound");
+    }
+
+    #[test]
+    fn a_reader_behind_whose_writer_is_gone_is_stalled_at_once() {
+        let writes = Arc::new(WriteWatch::default());
+        drop(WriterPresence(writes.clone()));
+        let now = Instant::now();
+        assert!(is_stalled_now(11, &writes, now));
+        assert!(!is_stalled_now(10, &writes, now), "within the lag bound it keeps its entries (the resume backlog)");
+    }
+
+    #[test]
+    fn a_reader_far_beyond_the_bound_is_stalled_whatever_its_writer_does() {
+        let writes = WriteWatch::default();
+        let now = Instant::now();
+        assert!(!is_stalled_now(RULE.lag_bound * HARD_LAG_FACTOR, &writes, now));
+        assert!(is_stalled_now(RULE.lag_bound * HARD_LAG_FACTOR + 1, &writes, now), "reads, but slower than the session");
     }
 
     #[test]
     fn the_watch_measures_the_pending_write_only() {
         let writes = WriteWatch::default();
         assert_eq!(writes.stuck_for(Instant::now()), None);
+        let before = Instant::now();
         writes.begin();
-        let stuck = writes.stuck_for(Instant::now() + Duration::from_secs(2)).expect("a write is pending");
-        assert!(stuck >= Duration::from_millis(1990) && stuck <= Duration::from_millis(2010), "{stuck:?}");
+        let after = Instant::now();
+        let stuck = writes.stuck_for(after + Duration::from_secs(2)).expect("a write is pending");
+        // Whole milliseconds, counted from a moment between `before` and `after`.
+        assert!(stuck + Duration::from_millis(1) >= Duration::from_secs(2), "{stuck:?}");
+        assert!(stuck <= (after - before) + Duration::from_secs(2) + Duration::from_millis(1), "{stuck:?}");
         writes.end();
         assert_eq!(writes.stuck_for(Instant::now()), None);
+    }
+
+    fn is_stalled_now(lag: u64, writes: &WriteWatch, now: Instant) -> bool {
+        RULE.is_stalled(lag, writes, now)
     }
 }

@@ -38,7 +38,7 @@ where
     let mut stream = WebSocketStream::from_raw_socket(ReadOnly(reader), Role::Server, Some(config)).await;
     let (link, queue, mut kill) = SocketLink::new(hub.config.outbound_queue_frames);
     let pacing = WriterPacing { pacer: hub.pacer.clone(), lag_bound: hub.config.outbound_queue_frames, close_linger: hub.config.close_grace };
-    let mut writer = tokio::spawn(run_writer(sink, queue, link.watch(), pacing));
+    let mut writer = tokio::spawn(run_writer(sink, queue, link.cut_handle(), pacing));
     let mut writer_done = false;
     let mut shutdown = hub.shutdown_signal();
     let mut conn = Connection::new(hub.clone(), link.clone(), ip);
