@@ -70,7 +70,7 @@ pub struct SocketLink {
     id: u64,
     tx: queue::Sender<Queued>,
     kill: Arc<watch::Sender<bool>>,
-    /// The writer's pending write, watched by the feed's stall rule.
+    /// What the writer is doing (writing a batch since when, or gone), for the feed's stall rule.
     writes: Arc<WriteWatch>,
     /// The feed the writer follows (or will, once it reaches the `Follow` queued last): queued
     /// items are stamped with its next number, so they go out after every entry appended before.
@@ -327,7 +327,7 @@ mod tests {
     }
 
     /// A socket whose peer reads nothing, written by its writer task; the feed it follows cuts a
-    /// reader 20 entries behind whose writer is stuck for 50 ms.
+    /// reader more than 20 entries behind whose writer has been stuck for 50 ms.
     fn unread_socket() -> (Arc<Feed>, SocketLink, watch::Receiver<bool>, tokio::task::JoinHandle<()>, tokio::io::DuplexStream) {
         let feed = Feed::new(20, Duration::from_millis(50));
         let (link, outlet, kill) = SocketLink::new(100);

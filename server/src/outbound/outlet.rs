@@ -55,8 +55,8 @@ impl Take for Vec<Outbound> {
 /// The receiving end of a socket's outbound path.
 ///
 /// Dropping it (the writer stopped) leaves the feed's reader where it was: the broadcasts it never
-/// took stay kept until the socket is detached, and become the resume backlog (or until the feed
-/// cuts the reader: one whose writer is gone is cut once it lags beyond the bound).
+/// took stay kept until the socket is detached, and become the resume backlog. Unless the writer
+/// was still to stop following the feed (its participant left): the reader is then stopped at once.
 pub struct Outlet {
     rx: queue::Receiver<Queued>,
     /// Items taken from the queue and not handled yet, oldest first.
@@ -165,6 +165,18 @@ impl Outlet {
     }
 }
 
+impl Drop for Outlet {
+    fn drop(&mut self) {
+        // An unfollow (or a follow of another feed) still queued: the participant left, and no
+        // detach will come for this reader. Stopped, it holds nothing in the feed.
+        let staged = std::mem::take(&mut self.staged);
+        let queued = self.rx.take_now(usize::MAX);
+        if staged.into_iter().chain(queued).any(|queued| matches!(queued.item, Item::Unfollow | Item::Follow(..))) {
+            self.stop_following();
+        }
+    }
+}
+
 impl std::fmt::Debug for Outlet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outlet").field("following", &self.following.is_some()).finish_non_exhaustive()
@@ -233,6 +245,27 @@ mod tests {
         }
         assert_eq!(texts(outlet.take_now(4)), ["b0", "p0", "b1", "p1"]);
         assert_eq!(texts(outlet.take_now(100)), ["b2", "p2", "b3", "p3", "b4", "p4"]);
+    }
+
+    #[test]
+    fn a_writer_gone_before_it_took_the_unfollow_stops_its_reader_and_one_gone_before_that_does_not() {
+        let feed = Feed::new(100, std::time::Duration::from_secs(1));
+        let (link, mut outlet, _kill) = SocketLink::new(100);
+        let reader = feed.reader(1, "c".into(), link.cut_handle());
+        link.follow(feed.clone(), reader.clone());
+        feed.append(Frame::from("a"));
+        assert_eq!(texts(outlet.take_now(10)), ["a"]);
+        drop(outlet);
+        assert!(reader.is_active(), "still attached: what it never takes becomes the resume backlog");
+
+        let (link, mut outlet, _kill) = SocketLink::new(100);
+        let reader = feed.reader(feed.last_seq() + 1, "c".into(), link.cut_handle());
+        link.follow(feed.clone(), reader.clone());
+        feed.append(Frame::from("b"));
+        assert_eq!(texts(outlet.take_now(10)), ["b"]);
+        assert!(link.unfollow(), "the participant left");
+        drop(outlet);
+        assert!(!reader.is_active(), "nobody will take what the feed would keep for it");
     }
 
     #[tokio::test]
