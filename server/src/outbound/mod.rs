@@ -2,7 +2,7 @@
 //! ([`outlet`]), drained by one writer task that coalesces frames (many frames, one write; on a busy
 //! socket at most one write of broadcasts per pacing interval, which adapts to the load:
 //! [`pacer`]), plus a kill switch that drops the socket at once. The feed cuts a socket that stopped
-//! reading: one whose writer lags beyond the bound while stuck writing a batch, or gone ([`stall`]).
+//! reading: one whose writer lags beyond the bound while stuck writing a batch ([`stall`]).
 //!
 //! The writer encodes the WebSocket frames itself ([`crate::ws::encode`]) into a scratch buffer that
 //! lives for one write, and big payloads go out straight from the shared notification bytes: a
@@ -16,7 +16,6 @@ pub mod pacer;
 pub mod queue;
 pub mod stall;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +31,7 @@ use feed::{Feed, Reader};
 pub use outlet::Outlet;
 use pacer::{Cadence, Pacer};
 use outlet::{Item, Queued};
-use stall::{CutHandle, WriteWatch, WriterPresence};
+use stall::{CutHandle, WriteWatch};
 
 /// Frames written before one flush, at most.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
@@ -70,7 +69,7 @@ pub struct SocketLink {
     id: u64,
     tx: queue::Sender<Queued>,
     kill: Arc<watch::Sender<bool>>,
-    /// What the writer is doing (writing a batch since when, or gone), for the feed's stall rule.
+    /// Since when the writer has been writing its current batch, for the feed's stall rule.
     writes: Arc<WriteWatch>,
     /// The feed the writer follows (or will, once it reaches the `Follow` queued last): queued
     /// items are stamped with its next number, so they go out after every entry appended before.
@@ -219,23 +218,7 @@ pub struct WriterPacing {
 ///
 /// The socket task aborts the writer when the socket is killed, so a write blocked on a peer that
 /// stopped reading never outlives the socket.
-pub fn run_writer<W: AsyncWrite + Unpin>(
-    sink: W,
-    outlet: Outlet,
-    socket: CutHandle,
-    pacing: WriterPacing,
-) -> impl Future<Output = ()> {
-    // However the writer ends (it returns, is aborted mid-write, or is dropped before it ever
-    // ran), the feed then sees it gone.
-    let presence = WriterPresence(socket.writes.clone());
-    async move {
-        let _presence = presence;
-        write_until_done(sink, outlet, socket, pacing).await;
-    }
-}
-
-/// The writer's loop ([`run_writer`]).
-async fn write_until_done<W: AsyncWrite + Unpin>(mut sink: W, mut outlet: Outlet, socket: CutHandle, pacing: WriterPacing) {
+pub async fn run_writer<W: AsyncWrite + Unpin>(mut sink: W, mut outlet: Outlet, socket: CutHandle, pacing: WriterPacing) {
     let mut cadence = Cadence::for_lag_bound(pacing.lag_bound);
     while outlet.ready().await {
         match cadence.due(pacing.pacer.interval()) {
@@ -357,12 +340,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_socket_whose_writer_task_ended_is_cut_once_it_lags() {
-        let (feed, _link, kill, writer, _peer) = unread_socket();
-        writer.abort();
+    async fn a_writer_aborted_before_it_took_its_participants_unfollow_stops_the_reader() {
+        let feed = Feed::new(20, Duration::from_millis(50));
+        let (link, outlet, _kill) = SocketLink::new(100);
+        let reader = feed.reader(1, "c".into(), link.cut_handle());
+        link.follow(feed.clone(), reader.clone());
+        let (sink, _peer) = tokio::io::duplex(64);
+        let pacing = WriterPacing { pacer: Pacer::new(Duration::ZERO, Duration::ZERO), lag_bound: 20, close_linger: Duration::from_secs(1) };
+        let writer = tokio::spawn(run_writer(sink, outlet, link.cut_handle(), pacing));
+        feed.append(Frame::from("before the leave"));
+        tokio::task::yield_now().await; // the writer takes the follow and the entry
+        assert!(link.unfollow(), "the participant leaves");
+        writer.abort(); // the client dropped its socket at once
         let _ = writer.await;
-        assert_eq!(append_until_checked(&feed), ["c"]);
-        assert!(*kill.borrow());
+        assert!(!reader.is_active(), "no detach will come for it: it holds nothing in the feed");
+        assert!(append_until_checked(&feed).is_empty(), "nothing to cut");
+        assert_eq!(feed.kept(), 0);
     }
 
     #[test]

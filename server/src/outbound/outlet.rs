@@ -55,8 +55,8 @@ impl Take for Vec<Outbound> {
 /// The receiving end of a socket's outbound path.
 ///
 /// Dropping it (the writer stopped) leaves the feed's reader where it was: the broadcasts it never
-/// took stay kept until the socket is detached, and become the resume backlog. Unless the writer
-/// was still to stop following the feed (its participant left): the reader is then stopped at once.
+/// took stay kept until the socket is detached, and become the resume backlog. Readers the writer
+/// was still to stop following (their participant left) are stopped at once.
 pub struct Outlet {
     rx: queue::Receiver<Queued>,
     /// Items taken from the queue and not handled yet, oldest first.
@@ -99,10 +99,7 @@ impl Outlet {
                     out.own(item);
                     taken += 1;
                 }
-                Item::Follow(feed, reader) => {
-                    self.stop_following();
-                    self.following = Some((feed, reader));
-                }
+                Item::Follow(feed, reader) => self.follow(feed, reader),
                 Item::Unfollow => self.stop_following(),
             }
         }
@@ -158,6 +155,11 @@ impl Outlet {
             && self.following.as_ref().map_or(true, |(feed, reader)| !feed.has_unread(reader))
     }
 
+    fn follow(&mut self, feed: Arc<Feed>, reader: Arc<Reader>) {
+        self.stop_following();
+        self.following = Some((feed, reader));
+    }
+
     fn stop_following(&mut self) {
         if let Some((_, reader)) = self.following.take() {
             reader.stop();
@@ -167,12 +169,19 @@ impl Outlet {
 
 impl Drop for Outlet {
     fn drop(&mut self) {
-        // An unfollow (or a follow of another feed) still queued: the participant left, and no
-        // detach will come for this reader. Stopped, it holds nothing in the feed.
+        // Follows and unfollows still queued are played as the writer would have played them: a
+        // reader unfollowed (its participant left) or followed past gets no detach, and stopped,
+        // it holds nothing in the feed. The one followed last stays: its participant is attached,
+        // and the socket's detach takes its backlog. Closed first, so an unfollow sent from now on
+        // is refused, and its sender stops the reader itself.
+        let queued = self.rx.close();
         let staged = std::mem::take(&mut self.staged);
-        let queued = self.rx.take_now(usize::MAX);
-        if staged.into_iter().chain(queued).any(|queued| matches!(queued.item, Item::Unfollow | Item::Follow(..))) {
-            self.stop_following();
+        for queued in staged.into_iter().chain(queued) {
+            match queued.item {
+                Item::Follow(feed, reader) => self.follow(feed, reader),
+                Item::Unfollow => self.stop_following(),
+                Item::Out(_) => {}
+            }
         }
     }
 }
@@ -266,6 +275,10 @@ mod tests {
         assert!(link.unfollow(), "the participant left");
         drop(outlet);
         assert!(!reader.is_active(), "nobody will take what the feed would keep for it");
+
+        let (link, outlet, _kill) = SocketLink::new(100);
+        drop(outlet);
+        assert!(!link.unfollow(), "an unfollow after the writer is gone is refused (its sender stops the reader)");
     }
 
     #[tokio::test]

@@ -159,14 +159,18 @@ impl<T> Receiver<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// Refuses every later send (`Closed`) and hands back what is queued, in order.
+    pub fn close(&mut self) -> VecDeque<T> {
+        let mut state = self.shared.state.lock();
+        state.receiver_gone = true;
+        std::mem::take(&mut state.items)
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let items = {
-            let mut state = self.shared.state.lock();
-            state.receiver_gone = true;
-            std::mem::take(&mut state.items)
-        };
-        drop(items); // outside the lock
+        drop(self.close()); // the items are dropped outside the lock
     }
 }
 

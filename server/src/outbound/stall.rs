@@ -5,10 +5,11 @@
 //! reading: the kernel's socket buffers are full and the writer is stuck in a write that does not
 //! end. Lag alone cannot tell them apart (a 1000-member join storm puts a live reader 250 entries
 //! behind in an instant), so [`StallRule::is_stalled`] also asks the writer: a reader is cut when it
-//! lags beyond the bound while its writer has been stuck writing one batch for the stall timeout,
-//! or is gone (it stopped, or was aborted, and nobody will take what the reader keeps). A reader
-//! that lags beyond [`HARD_LAG_FACTOR`] times the bound is cut whatever its writer does: its client
-//! reads, but slower than the session broadcasts, and the feed would keep entries for it without end.
+//! lags beyond the bound while its writer has been stuck writing one batch for the stall timeout.
+//! A reader that lags beyond [`HARD_LAG_FACTOR`] times the bound is cut whatever its writer does:
+//! its client reads, but slower than the session broadcasts, and the feed would keep entries for it
+//! without end. (A reader whose writer is gone is not this rule's business: the socket's detach, or
+//! the outlet's drop when the participant already left, stops it.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -27,15 +28,10 @@ fn clock_ms(at: Instant) -> u64 {
     at.saturating_duration_since(*EPOCH).as_millis() as u64
 }
 
-/// [`WriteWatch::pending_since`] of a writer that is gone.
-const GONE: u64 = u64::MAX;
-
-/// What a socket's writer is doing, as the stall rule needs to know it: writing a batch since
-/// when, or gone.
+/// Since when a socket's writer has been writing its current batch, if it is writing one.
 #[derive(Debug, Default)]
 pub struct WriteWatch {
-    /// Start of the pending write in [`clock_ms`] plus one; 0 while no write is pending; [`GONE`]
-    /// once the writer is gone.
+    /// Start of the pending write in [`clock_ms`] plus one; 0 while no write is pending.
     pending_since: AtomicU64,
 }
 
@@ -50,30 +46,12 @@ impl WriteWatch {
         self.pending_since.store(0, Ordering::Relaxed);
     }
 
-    /// The writer is gone: from now on it counts as stuck for good.
-    pub fn writer_gone(&self) {
-        self.pending_since.store(GONE, Ordering::Relaxed);
-    }
-
-    /// How long the pending write has lasted at `now` ([`Duration::MAX`] once the writer is
-    /// gone); `None` when no write is pending.
+    /// How long the pending write has lasted at `now`; `None` when no write is pending.
     pub fn stuck_for(&self, now: Instant) -> Option<Duration> {
         match self.pending_since.load(Ordering::Relaxed) {
             0 => None,
-            GONE => Some(Duration::MAX),
             since => Some(Duration::from_millis(clock_ms(now).saturating_sub(since - 1))),
         }
-    }
-}
-
-/// Marks the writer gone when dropped: the writer task holds it, so it is dropped when the task
-/// ends or is aborted, even in the middle of a write.
-#[derive(Debug)]
-pub struct WriterPresence(pub Arc<WriteWatch>);
-
-impl Drop for WriterPresence {
-    fn drop(&mut self) {
-        self.0.writer_gone();
     }
 }
 
@@ -131,15 +109,6 @@ mod tests {
         assert!(!is_stalled_now(11, &writes, before + Duration::from_millis(900)), "stuck for less than the timeout");
         assert!(is_stalled_now(11, &writes, after + Duration::from_millis(1100)));
         assert!(!is_stalled_now(10, &writes, after + Duration::from_secs(60)), "within the lag bound");
-    }
-
-    #[test]
-    fn a_reader_behind_whose_writer_is_gone_is_stalled_at_once() {
-        let writes = Arc::new(WriteWatch::default());
-        drop(WriterPresence(writes.clone()));
-        let now = Instant::now();
-        assert!(is_stalled_now(11, &writes, now));
-        assert!(!is_stalled_now(10, &writes, now), "within the lag bound it keeps its entries (the resume backlog)");
     }
 
     #[test]
