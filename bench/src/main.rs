@@ -45,7 +45,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _ = system::raise_open_file_limit();
+    // Before the runtime's threads exist, as otc-server does: the workers open 10,000 sockets a
+    // second, and each doubling of a threaded process's descriptor table blocks them for 8-20 ms.
+    if let Err(e) = otc_server::process::prepare_descriptors() {
+        eprintln!("otc-bench: open-file limit or descriptor table: {e}");
+    }
     // Pin before the runtime starts its threads (they and the worker processes inherit it).
     let placement = system::Placement::choose();
     if let (Invocation::Bench(_), Some(cpu)) = (&invocation, placement.load_cpu) {

@@ -1,21 +1,6 @@
-//! Process setup: the open-file limit and CPU pinning.
+//! Process setup: CPU pinning.
 
 use std::process::Command;
-
-/// Raises the soft open-file limit to the hard limit; returns the new soft limit.
-pub fn raise_open_file_limit() -> Result<u64, String> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `limit` is a valid out-pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(format!("getrlimit: {}", std::io::Error::last_os_error()));
-    }
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: `limit` is a valid, initialised rlimit.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
-    }
-    Ok(limit.rlim_cur)
-}
 
 /// Number of CPUs this process may run on.
 pub fn cpu_count() -> usize {

@@ -14,6 +14,7 @@ pub mod model;
 mod outbound;
 mod participant;
 mod pending;
+pub mod process;
 mod rate;
 mod replay;
 mod rest;

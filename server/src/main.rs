@@ -143,8 +143,7 @@ impl Cli {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     init_logging();
     let config = match Cli::parse().into_config() {
         Ok(config) => config,
@@ -153,6 +152,27 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    prepare_descriptors();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("otc-server: tokio runtime: {error}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+/// Raises the open-file limit and sizes the descriptor table for it, before the runtime's threads
+/// exist (see [`otc_server::process::reserve_fd_table`]). A failure is logged: the server still runs.
+fn prepare_descriptors() {
+    match otc_server::process::prepare_descriptors() {
+        Ok((limit, slots)) => tracing::info!(open_file_limit = limit, reserved_slots = slots, "descriptor table sized"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit or size the descriptor table"),
+    }
+}
+
+async fn serve(config: ServerConfig) -> std::process::ExitCode {
     let server = match EmbeddedServer::start(config).await {
         Ok(server) => server,
         Err(error) => {

@@ -55,9 +55,19 @@ fn listen_address() -> Result<SocketAddr, String> {
     listen.parse().map_err(|e| format!("--listen {listen:?}: {e}"))
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    match serve().await {
+fn main() -> std::process::ExitCode {
+    // The same process setup as the otc-server binary, so both servers under test start alike.
+    if let Err(e) = otc_server::process::prepare_descriptors() {
+        eprintln!("otc-bench-floor: open-file limit or descriptor table: {e}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("otc-bench-floor: tokio runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("otc-bench-floor: {message}");
