@@ -108,10 +108,21 @@ mod tests {
     #[test]
     #[allow(clippy::unnecessary_cast)] // rlim_t is u32 on some targets
     fn the_soft_limit_is_raised_to_the_hard_limit() {
+        let read = || {
+            let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: valid out-pointer.
+            assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+            limit
+        };
+        // Start below the hard limit (lowering the soft limit needs no privilege), so that a call
+        // that changed nothing fails here.
+        let mut lowered = read();
+        lowered.rlim_cur = lowered.rlim_max / 2;
+        // SAFETY: `lowered` is a valid rlimit read above.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+        assert!(read().rlim_cur < read().rlim_max, "the test needs a soft limit below the hard one");
         let soft = raise_open_file_limit().expect("open-file limit");
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: valid out-pointer.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        let limit = read();
         assert_eq!(limit.rlim_cur, limit.rlim_max);
         assert_eq!(soft, limit.rlim_cur as u64);
     }
