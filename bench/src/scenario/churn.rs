@@ -72,9 +72,22 @@ const FILL_RATE: f64 = 2000.0;
 /// Pause before each RSS reading, so queues drain and the allocator settles.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// Tasks that make the newcomers' tokens, each over its own kept-alive REST connection (as an
-/// application server's async HTTP client pool would).
-const TOKEN_MAKERS: usize = 128;
+/// Tokens one maker is counted on for a second. A maker, on its own kept-alive REST connection (as
+/// a connection of an application server's async HTTP client pool), waits for each answer, and a
+/// server busy with the churn answers in tens of milliseconds: by Little's law the supply needs
+/// `rate / TOKENS_PER_MAKER_PER_SECOND` makers at once. A fixed 128 capped it at ~4,300 tokens/s
+/// against 5,250 needed (~30 ms answers): in a 2-minute churn 96k joins waited for a token and the
+/// sessions held fewer members than planned, as many fewer as joins waited, so the server's heap
+/// followed the token backlog (100-162 MiB allocated); with 512 makers no join waited (150-168 MiB).
+const TOKENS_PER_MAKER_PER_SECOND: usize = 10;
+
+/// Fewest makers (slow rates).
+const MIN_TOKEN_MAKERS: usize = 8;
+
+/// Makers for `rate` tokens a second.
+fn token_makers(rate: u32) -> usize {
+    (rate as usize).div_ceil(TOKENS_PER_MAKER_PER_SECOND).max(MIN_TOKEN_MAKERS)
+}
 
 /// Seconds of tokens made before the churn starts, and kept ahead of it: REST shares the server's
 /// core, so when the churn saturates it the supply falls behind (counted as joins that waited).
@@ -473,12 +486,12 @@ impl TicketSupply {
     }
 
     /// Makes the tokens of `schedule`, at most `lead` events ahead of the scheduler, on
-    /// [`TOKEN_MAKERS`] tasks, each with its own connection kept for the whole run. The orders go
+    /// `makers` tasks, each with its own connection kept for the whole run. The orders go
     /// out one `chunk` of events at a time, in small pieces that each free maker takes, so a slow
     /// answer holds up one piece, not the chunk. Runs until done, failed or stopped.
-    async fn produce(self: Arc<Self>, schedule: Arc<Vec<Replacement>>, chunk: usize, lead: usize, first_serial: usize) {
+    async fn produce(self: Arc<Self>, schedule: Arc<Vec<Replacement>>, makers: usize, chunk: usize, lead: usize, first_serial: usize) {
         let orders = Arc::new(OrderQueue::default());
-        let makers: Vec<_> = (0..TOKEN_MAKERS).map(|_| tokio::spawn(self.clone().make_orders(orders.clone()))).collect();
+        let makers: Vec<_> = (0..makers).map(|_| tokio::spawn(self.clone().make_orders(orders.clone()))).collect();
         let mut serial = first_serial;
         'chunks: for first in (0..schedule.len()).step_by(chunk.max(1)) {
             while first > self.progress.load(Ordering::Relaxed) + lead {
@@ -684,7 +697,7 @@ async fn churn_phase(target: &Target, load: ChurnLoad, launcher: &Arc<Launcher>,
     let producer = {
         let (supply, events) = (supply.clone(), events.clone());
         let first_serial = churn.layout.initial();
-        tokio::spawn(supply.produce(events, chunk, HEAD_START_CHUNKS * chunk, first_serial))
+        tokio::spawn(supply.produce(events, token_makers(load.rate), chunk, HEAD_START_CHUNKS * chunk, first_serial))
     };
     let revoker = {
         let (supply, churn) = (supply.clone(), launcher.churn.clone());
@@ -956,6 +969,17 @@ mod tests {
         pools[0].put(vec![ticket()]);
         assert!(waiting.as_mut().poll(&mut cx).is_ready());
         assert_eq!(pools[0].tickets.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_token_makers_keep_up_with_the_rate_at_100_ms_answers() {
+        for rate in [1, 100, 5_250, 10_000] {
+            let makers = token_makers(rate);
+            let supply_per_second = makers as f64 / 0.1;
+            assert!(supply_per_second >= rate as f64, "{makers} makers at 100 ms make {supply_per_second}/s of {rate}/s");
+        }
+        assert_eq!(token_makers(5_250), 525);
+        assert_eq!(token_makers(10), MIN_TOKEN_MAKERS, "a slow run still has a few connections");
     }
 
     #[test]
