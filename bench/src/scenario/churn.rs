@@ -75,10 +75,11 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// Tokens one maker is counted on for a second. A maker, on its own kept-alive REST connection (as
 /// a connection of an application server's async HTTP client pool), waits for each answer, and a
 /// server busy with the churn answers in tens of milliseconds: by Little's law the supply needs
-/// `rate / TOKENS_PER_MAKER_PER_SECOND` makers at once. A fixed 128 capped it at ~4,300 tokens/s
-/// against 5,250 needed (~30 ms answers): in a 2-minute churn 96k joins waited for a token and the
-/// sessions held fewer members than planned, as many fewer as joins waited, so the server's heap
-/// followed the token backlog (100-162 MiB allocated); with 512 makers no join waited (150-168 MiB).
+/// `rate / TOKENS_PER_MAKER_PER_SECOND` makers at once (10 a second each: answers within 100 ms). A
+/// fixed 128 keeps up with 5,250 tokens/s only while answers take under 24 ms (128 / 5,250 s), and a
+/// server busy with the churn answered slower: in a 2-minute churn 96k joins waited for a token, the
+/// sessions held one member fewer for each join waiting, and the server's heap followed the token
+/// backlog (100-162 MiB allocated); with 512 makers no join waited (150-168 MiB).
 const TOKENS_PER_MAKER_PER_SECOND: usize = 10;
 
 /// Fewest makers (slow rates).
