@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::config::ServerConfig;
 use crate::model::{LeaveReason, Role, ServerError};
 use crate::outbound::feed::Feed;
+use crate::outbound::packer::FramePacker;
 use crate::outbound::SocketLink;
 use crate::participant::{Delivery, NewParticipant, Participant, Profile};
 use crate::pending::PendingTokens;
@@ -64,6 +65,8 @@ struct SessionState {
     pending: PendingTokens,
     closed: bool,
     empty_since: Instant,
+    /// Lays the broadcasts out in sequence for the writers that copy them.
+    packer: FramePacker,
 }
 
 /// A session.
@@ -145,6 +148,7 @@ impl Session {
                 pending: PendingTokens::default(),
                 closed: false,
                 empty_since: Instant::now(),
+                packer: FramePacker::default(),
             }),
         }
     }
@@ -281,7 +285,9 @@ impl Session {
     }
 
     fn forget_expired_broadcasts_at(&self, now: Instant) {
-        self.state.lock().broadcasts.prune_at(now);
+        let mut st = self.state.lock();
+        st.broadcasts.prune_at(now);
+        st.packer.release_if_quiet(now);
     }
 
     /// The participant leaves by itself (`leaveRoom`): `participantLeft{disconnect}` to the others,
@@ -546,11 +552,13 @@ fn evict_locked(
     overflowed
 }
 
-/// Sends `frame` to every participant: appended once to the feed the attached sockets' writers
-/// follow, kept in the backlog of those whose socket is gone, and kept once, in the session's ring,
-/// for resumes. Returns who must be evicted: sockets that stopped reading, full backlogs.
+/// Sends `frame` to every participant: packed right after the session's previous broadcast
+/// ([`FramePacker`]), appended once to the feed the attached sockets' writers follow, kept in the
+/// backlog of those whose socket is gone, and kept once, in the session's ring, for resumes.
+/// Returns who must be evicted: sockets that stopped reading, full backlogs.
 fn broadcast(st: &mut SessionState, frame: &Frame) -> Overflowed {
     let now = Instant::now();
+    let frame = &st.packer.pack(frame, now);
     st.broadcasts.prune_at(now);
     st.broadcasts.record_at(frame.clone(), now);
     let mut stalled = st.feed.append(frame.clone());
@@ -644,6 +652,39 @@ mod tests {
         assert_eq!(kept(&session), 1, "younger than the replay age");
         session.forget_expired_broadcasts_at(Instant::now() + age + crate::replay::MARK_SPAN * 2);
         assert_eq!(kept(&session), 0, "older than the replay age");
+    }
+
+    /// The writers copy a socket's pending broadcasts one after the other: they sit next to each
+    /// other in memory, in the order they were sent.
+    #[test]
+    fn consecutive_broadcasts_of_a_session_are_laid_out_in_sequence() {
+        let hub = ServerState::new(ServerConfig::default(), "ws://h".into());
+        let session = Session::new("s".into(), settings(), &hub.config);
+        let mut links = Vec::new();
+        for n in 1..=3 {
+            session.add_pending(pending(n), 10).unwrap();
+            let (link, _sent, _kill) = SocketLink::new(8);
+            let token = format!("tok_limit{n:011}");
+            let id = Value::from(n);
+            let request = JoinRequest {
+                token: &token,
+                client_data: String::new(),
+                platform: "test".into(),
+                rpc_session_id: &token,
+                socket: &link,
+                ip: "127.0.0.1".into(),
+                request_id: &id,
+            };
+            session.join(&hub, request).unwrap();
+            links.push(link);
+        }
+        let st = session.state.lock();
+        let joined: Vec<&Frame> = st.broadcasts.kept_from(0).map(|(_, frame)| frame).collect();
+        assert_eq!(joined.len(), 3, "three participantJoined");
+        assert!(joined.iter().all(|frame| frame.as_str().contains("participantJoined")));
+        for pair in joined.windows(2) {
+            assert_eq!(pair[0].as_bytes().as_ptr_range().end, pair[1].as_bytes().as_ptr(), "next to each other");
+        }
     }
 
     /// Tokens issued under a larger limit (e.g. before a restart with a smaller one) cannot push

@@ -14,7 +14,7 @@ use crate::ws::encode::{self, Opcode, MAX_HEADER};
 /// Payloads up to this size are copied next to their header (one contiguous buffer: copying a small
 /// frame costs less than the kernel's per-slice work for it); bigger ones are written from the
 /// shared bytes where they are.
-const COPY_AT_MOST: usize = 1024;
+pub(super) const COPY_AT_MOST: usize = 1024;
 
 /// How a batch ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,6 +13,7 @@ mod batch;
 pub mod feed;
 mod outlet;
 pub mod pacer;
+pub mod packer;
 pub mod queue;
 pub mod stall;
 
