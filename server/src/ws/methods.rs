@@ -284,7 +284,7 @@ impl Connection {
         session
             .leave(
                 &self.hub,
-                &me.connection_id,
+                me,
                 Some(Reply {
                     socket: &self.link,
                     frame,
