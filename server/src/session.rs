@@ -120,7 +120,7 @@ enum Whom<'a> {
     /// The one with this connection id.
     Id(&'a str),
     /// This very one, found by identity: a leave scans the members without reading their ids (each
-    /// a string on the heap; under churn that scan was 1.4% of the server's core).
+    /// a string on the heap; under churn that scan was 1.4% of the server's `perf` samples).
     Exactly(&'a Arc<Participant>),
 }
 

@@ -3,7 +3,7 @@
 //! Every member's writer copies the broadcasts it has not sent yet into its next write
 //! ([`super::batch`]). While each broadcast was its own allocation, scattered among everything
 //! else the server allocates, those copies missed the cache on almost every frame: under churn
-//! (bench S5, 3,000 replacements/s) `memmove` took 11.0% of the server's core. Packed into shared
+//! (bench S5, 3,000 replacements/s) `memmove` took 11.0% of the server's `perf` samples. Packed into shared
 //! chunks, a socket's pending broadcasts are read in sequence: 6.0%, at the same cost of sends.
 //!
 //! A chunk is freed once its last frame is dropped (by the feed, the replay ring and the backlogs).
