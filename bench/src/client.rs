@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::clock;
+use crate::opening_handshake;
 use crate::frames::{self, Fill, FrameReader, MaskKeys, Opcode, ServerFrame};
 use crate::wire::{self, Inbound};
 
@@ -175,19 +176,19 @@ pub mod socket_budget {
 }
 
 /// Dials and does the opening handshake; the rest of the connection's life speaks raw frames
-/// ([`crate::frames`]).
-async fn dial(config: &ClientConfig) -> Result<TcpStream, String> {
+/// ([`crate::frames`]), starting with the frame bytes that came with the handshake's answer.
+async fn dial(config: &ClientConfig) -> Result<(TcpStream, Vec<u8>), String> {
     let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
     defer_port_choice(&socket)?;
     socket.bind(SocketAddr::new(config.source, 0)).map_err(|e| format!("bind {}: {e}", config.source))?;
     let mut stream = socket.connect(config.server).await.map_err(|e| format!("connect {}: {e}", config.server))?;
     stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
     let session = wire::session_of_token(&config.token).ok_or("token has no sessionId")?;
-    let url = format!("ws://{}/openvidu?sessionId={session}", config.server);
-    // The server sends nothing before the client's first request, so the handshake reads no frame
-    // bytes past the 101 response.
-    tokio_tungstenite::client_async(url, &mut stream).await.map_err(|e| format!("websocket handshake: {e}"))?;
-    Ok(stream)
+    let host = config.server.to_string();
+    let early_frames = opening_handshake::open(&mut stream, &host, &format!("/openvidu?sessionId={session}"))
+        .await
+        .map_err(|e| format!("websocket handshake: {e}"))?;
+    Ok((stream, early_frames))
 }
 
 /// Sets `IP_BIND_ADDRESS_NO_PORT`: binding a source address with port 0 then leaves the port to
@@ -262,8 +263,10 @@ impl Connection {
 async fn run(config: ClientConfig, observer: &dyn Observer, mut commands: mpsc::UnboundedReceiver<Command>) -> Result<(), String> {
     // Held until the socket is closed (it is dropped after `conn`, declared later).
     let _socket = socket_budget::open().await;
-    let stream = dial(&config).await?;
-    let mut conn = Connection { stream, reader: FrameReader::default(), keys: MaskKeys::new(config.index as u64 ^ clock::micros(Instant::now())) };
+    let (stream, early_frames) = dial(&config).await?;
+    let mut reader = FrameReader::default();
+    reader.push(&early_frames);
+    let mut conn = Connection { stream, reader, keys: MaskKeys::new(config.index as u64 ^ clock::micros(Instant::now())) };
     let session = wire::session_of_token(&config.token).ok_or("token has no sessionId")?.to_string();
     let interval_ms = config.ping_interval.as_millis() as u64;
     let mut next_id = 2u64;

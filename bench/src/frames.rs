@@ -98,8 +98,8 @@ impl FrameReader {
         Ok(Fill::Open)
     }
 
-    /// Appends bytes as if read.
-    #[cfg(test)]
+    /// Appends bytes as if read (a client's first frames can come with the handshake's answer);
+    /// the next [`FrameReader::drain`] hands them out before what later reads bring.
     pub fn push(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
     }

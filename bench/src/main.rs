@@ -10,6 +10,7 @@ mod frames;
 mod goals;
 mod json_scan;
 mod latency;
+mod opening_handshake;
 mod plan;
 mod procstat;
 mod report;

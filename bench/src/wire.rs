@@ -5,36 +5,44 @@ use std::borrow::Cow;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::json_scan;
 
 /// Request id the load generator always uses for `joinRoom` (pings use other ids).
 pub const JOIN_REQUEST_ID: u64 = 1;
 
+// The frames below are written with `format!` and `quoted`, not built as `serde_json::Value` trees:
+// tens of thousands go out per second in S5, and the trees' allocations and the walk that prints
+// them were ~2% of the load generator's core. `outgoing_frames_follow_the_spec` parses them back.
+
 /// `ping`; the first one of a socket carries the interval.
 pub fn ping(id: u64, interval_ms: Option<u64>) -> String {
     match interval_ms {
-        Some(ms) => json!({"jsonrpc":"2.0","method":"ping","id":id,"params":{"interval":ms}}).to_string(),
-        None => json!({"jsonrpc":"2.0","method":"ping","id":id}).to_string(),
+        Some(ms) => format!(r#"{{"jsonrpc":"2.0","method":"ping","id":{id},"params":{{"interval":{ms}}}}}"#),
+        None => format!(r#"{{"jsonrpc":"2.0","method":"ping","id":{id}}}"#),
     }
 }
 
 /// `joinRoom` with a token, as openvidu-browser sends it.
 pub fn join_room(token: &str, session: &str) -> String {
-    json!({"jsonrpc":"2.0","method":"joinRoom","id":JOIN_REQUEST_ID,"params":{
-        "token":token,"session":session,"platform":"otc-bench","sdkVersion":"2.32.2",
-        "metadata":"","secret":"","recorder":false,"stt":false}})
-    .to_string()
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"joinRoom","id":{JOIN_REQUEST_ID},"params":{{"token":{},"session":{},"platform":"otc-bench","sdkVersion":"2.32.2","metadata":"","secret":"","recorder":false,"stt":false}}}}"#,
+        quoted(token),
+        quoted(session)
+    )
 }
 
 /// `leaveRoom`.
 pub fn leave_room(id: u64) -> String {
-    json!({"jsonrpc":"2.0","method":"leaveRoom","id":id,"params":{}}).to_string()
+    format!(r#"{{"jsonrpc":"2.0","method":"leaveRoom","id":{id},"params":{{}}}}"#)
 }
 
 /// True when `text` is the response (result or error) to request `id`.
 pub fn is_response_to(text: &str, id: u64) -> bool {
+    // A leaving client reads mostly notifications while it waits; the fast paths know them.
+    if classify_participant_joined_fast(text).or_else(|| classify_notification_fast(text)).is_some() {
+        return false;
+    }
     #[derive(Deserialize)]
     struct Response {
         id: Option<u64>,
@@ -45,8 +53,13 @@ pub fn is_response_to(text: &str, id: u64) -> bool {
 
 /// `sendMessage` to everyone (sender included) with a signal `data` of type `bench`.
 pub fn send_message(id: u64, data: &str) -> String {
-    let message = json!({"to":[],"data":data,"type":"signal:bench"}).to_string();
-    json!({"jsonrpc":"2.0","method":"sendMessage","id":id,"params":{"message":message}}).to_string()
+    let message = format!(r#"{{"to":[],"data":{},"type":"signal:bench"}}"#, quoted(data));
+    format!(r#"{{"jsonrpc":"2.0","method":"sendMessage","id":{id},"params":{{"message":{}}}}}"#, quoted(&message))
+}
+
+/// `text` as a JSON string literal, quotes and escapes included.
+fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
 }
 
 /// The `sessionId` query value of a token URL.
@@ -321,7 +334,7 @@ fn clip(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     #[test]
     fn join_result_gives_own_id_and_roster() {
@@ -507,6 +520,19 @@ mod tests {
         assert_eq!(first_ping["params"]["interval"], 5000);
         let later_ping: Value = serde_json::from_str(&ping(2, None)).unwrap();
         assert!(later_ping.get("params").is_none());
+        assert_eq!((later_ping["jsonrpc"].as_str(), later_ping["method"].as_str(), later_ping["id"].as_u64()), (Some("2.0"), Some("ping"), Some(2)));
+    }
+
+    #[test]
+    fn strings_in_outgoing_frames_are_escaped() {
+        let awkward = "quote \" backslash \\ newline \n tab \t";
+        let join: Value = serde_json::from_str(&join_room(awkward, awkward)).unwrap();
+        assert_eq!((join["params"]["token"].as_str(), join["params"]["session"].as_str()), (Some(awkward), Some(awkward)));
+        assert_eq!(join["id"].as_u64(), Some(JOIN_REQUEST_ID));
+        let send: Value = serde_json::from_str(&send_message(3, awkward)).unwrap();
+        assert_eq!(send["id"].as_u64(), Some(3));
+        let message: Value = serde_json::from_str(send["params"]["message"].as_str().unwrap()).unwrap();
+        assert_eq!((message["data"].as_str(), message["type"].as_str()), (Some(awkward), Some("signal:bench")));
     }
 
     #[test]
@@ -516,6 +542,11 @@ mod tests {
         assert!(is_response_to(r#"{"jsonrpc":"2.0","id":7,"result":{"sessionId":"r"}}"#, 7));
         assert!(!is_response_to(r#"{"jsonrpc":"2.0","id":6,"result":{}}"#, 7));
         assert!(!is_response_to(r#"{"jsonrpc":"2.0","method":"participantLeft","params":{}}"#, 7));
+        assert!(is_response_to(r#"{"jsonrpc":"2.0","id":7,"error":{"code":40,"message":"no"}}"#, 7), "an error answers too");
+        let joined = r#"{"method":"participantJoined","params":{"createdAt":1,"id":"con_7","metadata":""},"jsonrpc":"2.0"}"#;
+        let signal = r#"{"jsonrpc":"2.0","method":"sendMessage","params":{"data":"7","from":"con_7"}}"#;
+        assert!(read_by_fast_path(joined) && read_by_fast_path(signal));
+        assert!(!is_response_to(joined, 7) && !is_response_to(signal, 7), "notifications never answer");
     }
 
     #[test]
