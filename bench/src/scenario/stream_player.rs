@@ -443,6 +443,32 @@ mod tests {
         Capture { pong, join_answer, participant_joined, signal, leave_answer }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_servers_participant_left_takes_the_load_generators_layout_path() {
+        let server = EmbeddedServer::start(ServerConfig::default()).await.expect("server starts");
+        let session = server.create_session(Some("left_shape")).expect("session");
+        let token = || server.create_connection(&session, ConnectionOptions::default()).expect("token").token;
+        let (staying_token, leaving_token) = (token(), token());
+        let mut staying = dial(server.local_addr(), &session).await;
+        request(&mut staying, crate::wire::join_room(&staying_token, &session)).await;
+        let mut leaving = dial(server.local_addr(), &session).await;
+        let answer = request(&mut leaving, crate::wire::join_room(&leaving_token, &session)).await;
+        let Ok(crate::wire::Inbound::Joined { own_id: leaving_id, .. }) = crate::wire::classify(&answer) else {
+            panic!("not a joinRoom answer: {answer}");
+        };
+        let leaving_id = leaving_id.to_string();
+        request(&mut leaving, crate::wire::leave_room(2)).await;
+
+        let mut left = next_text(&mut staying).await;
+        while left.contains("participantJoined") {
+            left = next_text(&mut staying).await;
+        }
+
+        let read = crate::wire::classify_participant_left_fast(&left);
+        assert_eq!(read, Some(crate::wire::Inbound::ParticipantLeft(leaving_id.into())), "{left}");
+        server.shutdown().await;
+    }
+
     #[test]
     fn skeleton_keeps_keys_and_hides_values() {
         assert_eq!(skeleton(r#"{"a":"x\"y","b":[1,-2.5e3],"c":true}"#), r#"{"a":"s","b":[0,0],"c":true}"#);
