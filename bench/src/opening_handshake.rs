@@ -135,11 +135,17 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn opens_a_socket_on_the_real_server_that_then_answers_a_ping() {
+    /// An embedded otc-server (kept alive by the caller), its `ip:port`, and a TCP socket to it.
+    async fn socket_to_real_server() -> (otc_server::EmbeddedServer, String, TcpStream) {
         let server = otc_server::EmbeddedServer::start(otc_server::ServerConfig::default()).await.expect("server starts");
         let host = server.local_addr().to_string();
-        let mut stream = TcpStream::connect(&host).await.expect("connect");
+        let stream = TcpStream::connect(&host).await.expect("connect");
+        (server, host, stream)
+    }
+
+    #[tokio::test]
+    async fn opens_a_socket_on_the_real_server_that_then_answers_a_ping() {
+        let (_server, host, mut stream) = socket_to_real_server().await;
 
         let rest = open(&mut stream, &host, "/openvidu?sessionId=handshake").await.expect("handshake");
 
@@ -163,9 +169,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refusal_from_the_real_server_is_an_error() {
-        let server = otc_server::EmbeddedServer::start(otc_server::ServerConfig::default()).await.expect("server starts");
-        let host = server.local_addr().to_string();
-        let mut stream = TcpStream::connect(&host).await.expect("connect");
+        let (_server, host, mut stream) = socket_to_real_server().await;
 
         let error = open(&mut stream, &host, "/no-such-endpoint").await.expect_err("not a WebSocket endpoint");
 
