@@ -24,6 +24,13 @@ pub fn decode_frame(text: &str) -> String {
     }
 }
 
+/// Classifies the first bytes of a connection like the accept loop does: `"opening <head length>"`
+/// (a WebSocket opening of `/openvidu`, answered without the HTTP server), `"partial"` (more bytes
+/// needed) or `"other"` (for the HTTP server).
+pub fn first_request_head(bytes: &[u8]) -> String {
+    crate::ws::direct::classify(bytes)
+}
+
 fn fixture_hub() -> (Arc<ServerState>, String) {
     let hub = ServerState::new(ServerConfig::default(), "ws://127.0.0.1:4443".to_string());
     let session_id = admin::create_session(&hub, SessionRequest::default())

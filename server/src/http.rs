@@ -63,7 +63,7 @@ pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(stream, peer, app.clone(), tls.clone()));
+                    connections.spawn(serve_connection(stream, peer, app.clone(), tls.clone(), hub.clone()));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
@@ -79,15 +79,27 @@ pub async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>,
     tracing::info!("server stopped");
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, tls: Option<TlsAcceptor>) {
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, tls: Option<TlsAcceptor>, hub: Arc<ServerState>) {
     let _ = stream.set_nodelay(true);
     match tls {
-        None => serve_http(TokioIo::new(stream), peer, app).await,
+        None => serve_first_request(stream, peer, app, hub).await,
         Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-            Ok(Ok(tls_stream)) => serve_http(TokioIo::new(tls_stream), peer, app).await,
+            Ok(Ok(tls_stream)) => serve_first_request(tls_stream, peer, app, hub).await,
             Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
         },
+    }
+}
+
+/// A WebSocket opening becomes a socket at once ([`ws::direct`]); any other request is served over HTTP.
+async fn serve_first_request<I>(io: I, peer: SocketAddr, app: Router, hub: Arc<ServerState>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match ws::direct::first_request(io, &hub, peer.ip().to_string(), HEADER_READ_TIMEOUT).await {
+        ws::direct::First::Http(io) => serve_http(TokioIo::new(io), peer, app).await,
+        ws::direct::First::Upgraded => {}
+        ws::direct::First::Gone => tracing::debug!(%peer, "connection closed before a complete request"),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod process;
 mod rate;
 mod replay;
 mod rest;
+mod rewind;
 mod rpc;
 mod session;
 mod state;

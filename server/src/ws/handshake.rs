@@ -3,7 +3,7 @@
 //! itself (instead of a framework wrapper) so that it owns the raw connection: reads go through
 //! tungstenite, writes through the socket's own writer ([`crate::outbound`]).
 
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// Why a request is not a WebSocket opening handshake.
@@ -53,22 +53,43 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// Checks the request headers and returns the `Sec-WebSocket-Accept` value to answer with.
-pub fn accept_key(method: &Method, headers: &HeaderMap) -> Result<String, Refusal> {
-    if method != Method::GET {
+/// The headers of a request, wherever they were parsed.
+pub trait RequestHeaders {
+    /// Every value of the header `name` (lower case), in order.
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's;
+}
+
+impl RequestHeaders for HeaderMap {
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        self.get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+}
+
+/// Headers parsed by the accept loop ([`super::direct`]), names in any case.
+impl RequestHeaders for [httparse::Header<'_>] {
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        self.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+}
+
+/// Checks a request (`is_get`: its method is GET) and returns the `Sec-WebSocket-Accept` value to
+/// answer with.
+pub fn accept_key<H: RequestHeaders + ?Sized>(is_get: bool, headers: &H) -> Result<String, Refusal> {
+    if !is_get {
         return Err(Refusal::Method);
     }
-    if !has_token(headers, header::UPGRADE, "websocket") {
+    if !has_token(headers, "upgrade", "websocket") {
         return Err(Refusal::UpgradeHeader);
     }
-    if !has_token(headers, header::CONNECTION, "upgrade") {
+    if !has_token(headers, "connection", "upgrade") {
         return Err(Refusal::ConnectionHeader);
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+    let mut versions = headers.values("sec-websocket-version");
+    if versions.next() != Some(b"13") {
         return Err(Refusal::Version);
     }
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or(Refusal::Key)?;
-    Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+    let key = headers.values("sec-websocket-key").next().ok_or(Refusal::Key)?;
+    Ok(tungstenite::handshake::derive_accept_key(key))
 }
 
 /// The `101 Switching Protocols` answer.
@@ -83,12 +104,16 @@ pub fn switching_protocols(accept: &str) -> Response {
     response
 }
 
+/// The same answer as [`switching_protocols`], as the bytes written on the raw connection.
+pub fn switching_protocols_head(accept: &str) -> Vec<u8> {
+    format!("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: {accept}\r\n\r\n").into_bytes()
+}
+
 /// True if a comma-separated header lists `token` (case-insensitive), in any of its values.
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+fn has_token<H: RequestHeaders + ?Sized>(headers: &H, name: &'static str, token: &str) -> bool {
     headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
+        .values(name)
+        .filter_map(|value| std::str::from_utf8(value).ok())
         .flat_map(|value| value.split(','))
         .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
@@ -114,27 +139,55 @@ mod tests {
 
     #[test]
     fn the_rfc_sample_key_gets_the_rfc_sample_answer() {
-        assert_eq!(accept_key(&Method::GET, &request(&VALID)), Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_string()));
+        assert_eq!(accept_key(true, &request(&VALID)), Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_string()));
     }
 
     #[test]
     fn each_missing_piece_is_named() {
         let without = |skip: &str| request(&VALID.iter().copied().filter(|(n, _)| *n != skip).collect::<Vec<_>>());
-        assert_eq!(accept_key(&Method::GET, &without("upgrade")), Err(Refusal::UpgradeHeader));
-        assert_eq!(accept_key(&Method::GET, &without("connection")), Err(Refusal::ConnectionHeader));
-        assert_eq!(accept_key(&Method::GET, &without("sec-websocket-version")), Err(Refusal::Version));
-        assert_eq!(accept_key(&Method::GET, &without("sec-websocket-key")), Err(Refusal::Key));
-        assert_eq!(accept_key(&Method::POST, &request(&VALID)), Err(Refusal::Method));
+        assert_eq!(accept_key(true, &without("upgrade")), Err(Refusal::UpgradeHeader));
+        assert_eq!(accept_key(true, &without("connection")), Err(Refusal::ConnectionHeader));
+        assert_eq!(accept_key(true, &without("sec-websocket-version")), Err(Refusal::Version));
+        assert_eq!(accept_key(true, &without("sec-websocket-key")), Err(Refusal::Key));
+        assert_eq!(accept_key(false, &request(&VALID)), Err(Refusal::Method));
     }
 
     #[test]
     fn an_old_protocol_version_is_refused_with_the_version_we_speak() {
         let mut headers = request(&VALID);
         headers.insert("sec-websocket-version", HeaderValue::from_static("8"));
-        assert_eq!(accept_key(&Method::GET, &headers), Err(Refusal::Version));
+        assert_eq!(accept_key(true, &headers), Err(Refusal::Version));
         let response = Refusal::Version.into_response();
         assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
         assert_eq!(response.headers().get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes), Some(&b"13"[..]));
+    }
+
+    #[test]
+    fn the_raw_answer_says_what_the_framework_answer_says() {
+        let accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        let framed = switching_protocols(accept);
+        let raw = switching_protocols_head(accept);
+        let mut parsed = [httparse::EMPTY_HEADER; 8];
+        let mut head = httparse::Response::new(&mut parsed);
+        assert_eq!(head.parse(&raw), Ok(httparse::Status::Complete(raw.len())));
+        assert_eq!(head.code, Some(framed.status().as_u16()));
+        assert_eq!(head.headers.len(), framed.headers().len());
+        for (name, value) in framed.headers() {
+            assert_eq!(head.headers.values(name.as_str()).collect::<Vec<_>>(), [value.as_bytes()], "{name}");
+        }
+    }
+
+    #[test]
+    fn parsed_headers_are_found_in_any_case() {
+        let parsed = [
+            httparse::Header { name: "UPGRADE", value: b"WebSocket" },
+            httparse::Header { name: "Connection", value: b"keep-alive" },
+            httparse::Header { name: "connection", value: b"Upgrade" },
+            httparse::Header { name: "Sec-WebSocket-Version", value: b"13" },
+            httparse::Header { name: "Sec-WebSocket-Key", value: b"dGhlIHNhbXBsZSBub25jZQ==" },
+        ];
+        assert_eq!(accept_key(true, &parsed[..]), Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_string()));
+        assert_eq!(accept_key(true, &parsed[..2]), Err(Refusal::ConnectionHeader), "upgrade only in a later value");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `/openvidu` WebSocket endpoint: the opening handshake, then one task per socket.
 
+pub(crate) mod direct;
 pub(crate) mod encode;
 mod handshake;
 pub(crate) mod methods;
@@ -21,9 +22,10 @@ use handshake::Refusal;
 pub struct PeerAddr(pub SocketAddr);
 
 /// Upgrades `/openvidu` (query string, Origin and other headers ignored); a request that is not a
-/// WebSocket handshake gets a 4xx naming what is missing.
+/// WebSocket handshake gets a 4xx naming what is missing. A connection's first request never gets
+/// here when it is a valid opening ([`direct`] answers it); a later one on a kept-alive connection does.
 pub async fn upgrade(State(hub): State<Arc<ServerState>>, peer: Option<Extension<PeerAddr>>, mut request: Request) -> Response {
-    let accept = match handshake::accept_key(request.method(), request.headers()) {
+    let accept = match handshake::accept_key(request.method() == axum::http::Method::GET, request.headers()) {
         Ok(accept) => accept,
         Err(refusal) => return refusal.into_response(),
     };
