@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../fuzz"
 
 seconds=${FUZZ_SECONDS:-20}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(client_token client_server_frames client_hostile_server server_rpc_decode server_dispatch_inprocess server_rest_inprocess server_ws_dispatch server_rest_bodies)
+[ ${#targets[@]} -gt 0 ] || targets=(client_token client_server_frames client_hostile_server server_rpc_decode server_dispatch_inprocess server_rest_inprocess server_ws_dispatch server_rest_bodies server_first_request)
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -47,7 +47,7 @@ run_suite "demo (embedded server, REST, three clients through the C API)" cargo 
 run_suite "openvidu npm packages against our server" bash tests/compat-js/run.sh
 run_suite "kotlin wrapper" bash bindings/kotlin/test.sh
 run_suite "csharp wrapper" bash bindings/csharp/test.sh
-run_suite "fuzz smoke (8 targets, 20 s each)" bash scripts/fuzz-smoke.sh
+run_suite "fuzz smoke (9 targets, 20 s each)" bash scripts/fuzz-smoke.sh
 
 echo
 [ ${#failed_names[@]} -gt 0 ] && printf 'failed suite: %s\n' "${failed_names[@]}"
