@@ -84,8 +84,7 @@ pub fn accept_key<H: RequestHeaders + ?Sized>(is_get: bool, headers: &H) -> Resu
     if !has_token(headers, "connection", "upgrade") {
         return Err(Refusal::ConnectionHeader);
     }
-    let mut versions = headers.values("sec-websocket-version");
-    if versions.next() != Some(b"13") {
+    if headers.values("sec-websocket-version").next() != Some(b"13") {
         return Err(Refusal::Version);
     }
     let key = headers.values("sec-websocket-key").next().ok_or(Refusal::Key)?;
