@@ -5,12 +5,19 @@
 //! scan: a scan made an N-client join storm cost N²/2 token comparisons under the session's lock.
 //! The map's hasher is SipHash with a per-process random key, so the time a lookup takes tells a
 //! caller nothing it can use to guess a secret. REST still lists the tokens in creation order.
+//! A map emptied to a quarter of its room gives the room back, so a session does not keep the
+//! table of its busiest moment for the rest of its life.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use crate::ids::token_secret;
 use crate::participant::Profile;
 use crate::session::PendingEntry;
+
+/// Room (entries) below which a map is never shrunk: small tables cost little, and are not worth
+/// re-hashing.
+const KEEP_ROOM: usize = 64;
 
 /// Pending connections, by connection id and by token secret.
 #[derive(Default)]
@@ -48,14 +55,32 @@ impl PendingTokens {
     /// Removes and returns the pending connection with the token secret `secret`.
     pub fn take_by_secret(&mut self, secret: &str) -> Option<PendingEntry> {
         let connection_id = self.connection_of_secret.remove(secret)?;
-        self.by_connection.remove(&connection_id).map(|(_, entry)| entry)
+        let entry = self.by_connection.remove(&connection_id).map(|(_, entry)| entry);
+        self.give_back_room();
+        entry
     }
 
     /// Removes and returns the pending connection `connection_id`.
     pub fn remove(&mut self, connection_id: &str) -> Option<PendingEntry> {
         let (_, entry) = self.by_connection.remove(connection_id)?;
         self.connection_of_secret.remove(token_secret(&entry.token));
+        self.give_back_room();
         Some(entry)
+    }
+
+    /// Entries the maps have room for without growing (the smaller of the two).
+    #[cfg(test)]
+    fn room(&self) -> usize {
+        self.by_connection.capacity().min(self.connection_of_secret.capacity())
+    }
+
+    /// Shrinks a map emptied to a quarter of its room, to twice what it holds: under churn a burst
+    /// of tokens (an app server handing them out ahead of a webinar, or joins the server was late
+    /// for) would otherwise leave every session it touched holding its peak table. The map must
+    /// double again before it grows, so the re-hashing stays a constant cost per entry.
+    fn give_back_room(&mut self) {
+        shrink_when_sparse(&mut self.by_connection);
+        shrink_when_sparse(&mut self.connection_of_secret);
     }
 
     /// The role and record of the pending connection `connection_id`, to change them.
@@ -74,6 +99,12 @@ impl PendingTokens {
     pub fn clear(&mut self) {
         self.by_connection.clear();
         self.connection_of_secret.clear();
+    }
+}
+
+fn shrink_when_sparse<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > KEEP_ROOM && map.len() * 4 < map.capacity() {
+        map.shrink_to((map.len() * 2).max(KEEP_ROOM / 2));
     }
 }
 
@@ -112,6 +143,35 @@ mod tests {
             assert!(pending.take_by_secret(&secret).is_none());
         }
         assert_eq!(pending.len(), 1000 - 143);
+    }
+
+    #[test]
+    fn a_session_emptied_of_a_burst_of_tokens_gives_the_room_back() {
+        let mut pending = PendingTokens::default();
+        for n in 0..10_000 {
+            pending.insert(entry(n));
+        }
+        assert!(pending.room() >= 10_000);
+        for n in 10..10_000 {
+            assert!(pending.take_by_secret(&format!("tok_{n}")).is_some());
+        }
+        assert!(pending.room() <= 4 * KEEP_ROOM, "room for {} left for 10 tokens", pending.room());
+        for n in 0..10 {
+            assert_eq!(pending.take_by_secret(&format!("tok_{n}")).map(|e| e.connection_id), Some(format!("con_{n}")), "still found after the shrinking");
+        }
+    }
+
+    #[test]
+    fn a_steady_trickle_of_tokens_does_not_re_hash_at_every_use() {
+        let mut pending = PendingTokens::default();
+        for n in 0..1000 {
+            pending.insert(entry(n));
+        }
+        for n in 0..500 {
+            assert!(pending.take_by_secret(&format!("tok_{n}")).is_some());
+            assert!(pending.room() >= 999, "one used of 1000: not shrunk (room {})", pending.room());
+            pending.insert(entry(1000 + n));
+        }
     }
 
     #[test]
